@@ -1,0 +1,24 @@
+#pragma once
+// The one place that chooses the compute device and the thread counts.
+#include <c10/core/Device.h>
+
+#include <string>
+
+namespace deepgen {
+
+// "cpu", "cuda", "cuda:N" or "auto" (cuda when available, else cpu). Throws Error when the
+// device is unknown or not available in this build.
+c10::Device resolve_device(const std::string& name);
+bool cuda_available();
+
+// threads <= 0 selects the measured default (see docs/architecture.md: one intra-op thread per
+// physical core, OpenBLAS pinned to 1 thread so the two pools never oversubscribe).
+struct ThreadSettings {
+  int intra_op = 1;
+  int blas = 1;
+};
+ThreadSettings default_thread_settings();
+ThreadSettings apply_threads(int threads);
+int blas_threads();  // -1 when the BLAS library exposes no thread control
+
+}  // namespace deepgen

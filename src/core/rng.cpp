@@ -1,0 +1,32 @@
+#include "deepgen/core/rng.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "deepgen/core/error.h"
+
+namespace deepgen {
+
+at::Generator make_generator(uint64_t seed) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return gen;
+}
+
+void seed_global(uint64_t seed) { torch::manual_seed(seed); }
+
+at::Tensor global_rng_state() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state().clone();
+}
+
+void set_global_rng_state(const at::Tensor& state) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  try {
+    gen.set_state(state.to(at::kByte).contiguous());
+  } catch (const std::exception& e) {
+    throw Error(std::string("checkpoint holds an invalid random-generator state: ") + e.what());
+  }
+}
+
+}  // namespace deepgen

@@ -1,0 +1,71 @@
+#include "deepgen/core/runtime.h"
+
+#include <dlfcn.h>
+
+#include <thread>
+
+#include "deepgen/core/error.h"
+
+namespace deepgen {
+
+bool cuda_available() { return torch::cuda::is_available(); }
+
+c10::Device resolve_device(const std::string& name) {
+  if (name == "auto") return cuda_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  c10::Device device(c10::kCPU);
+  try {
+    device = c10::Device(name);
+  } catch (const std::exception&) {
+    throw Error("unknown device '" + name + "': use cpu, cuda, cuda:N or auto");
+  }
+  if (device.is_cuda() && !cuda_available())
+    throw Error("device '" + name +
+                "' requested but this build of LibTorch has no usable CUDA: use --device cpu");
+  if (!device.is_cpu() && !device.is_cuda())
+    throw Error("unsupported device '" + name + "': use cpu, cuda, cuda:N or auto");
+  return device;
+}
+
+namespace {
+
+// OpenBLAS keeps its own thread pool beside OpenMP's; both busy on the same cores oversubscribe
+// them (measured 2.3x slower than one thread on 2 cores). Its controls are looked up at run
+// time because LibTorch may be linked against another BLAS.
+using SetThreads = void (*)(int);
+using GetThreads = int (*)();
+
+SetThreads blas_setter() {
+  return reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+}
+GetThreads blas_getter() {
+  return reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+}
+
+int physical_cores() {
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+}  // namespace
+
+int blas_threads() {
+  GetThreads get = blas_getter();
+  return get ? get() : -1;
+}
+
+ThreadSettings default_thread_settings() {
+  ThreadSettings s;
+  s.intra_op = physical_cores();
+  s.blas = 1;
+  return s;
+}
+
+ThreadSettings apply_threads(int threads) {
+  ThreadSettings s = default_thread_settings();
+  if (threads > 0) s.intra_op = threads;
+  at::set_num_threads(s.intra_op);
+  if (SetThreads set = blas_setter()) set(s.blas);
+  return s;
+}
+
+}  // namespace deepgen
