@@ -7,12 +7,14 @@ data_root="${DEEPGEN_DATA:-$here/data}"
 
 packages=(build-essential cmake ninja-build pkg-config ccache python3
   libtorch-dev libgloo-dev libopenblas0-pthread libcli11-dev nlohmann-json3-dev libstb-dev
-  zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist npm)
+  zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm may come with a nodejs from elsewhere; Debian's npm package would conflict with it.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   sudo_cmd=""

@@ -14,9 +14,9 @@ struct ReportImage {
 
 struct Report {
   std::string title;
-  std::string config_json;                                  // shown verbatim (pretty JSON)
+  std::string config_json;                                   // shown verbatim (pretty JSON)
   std::vector<std::pair<std::string, std::string>> summary;  // metric name, formatted value
-  std::vector<std::string> charts_svg;                      // inline SVG documents
+  std::vector<std::string> charts_svg;                       // inline SVG documents
   std::vector<ReportImage> images;
 };
 

@@ -1,0 +1,43 @@
+#pragma once
+// Exponential moving average of a module's parameters (Polyak averaging), kept as detached copies.
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+
+#include <vector>
+
+namespace deepgen::train {
+
+class Ema {
+ public:
+  Ema(torch::nn::Module& module, double decay);
+  // shadow <- decay * shadow + (1 - decay) * parameter
+  void update(torch::nn::Module& module);
+  // Exchanges the module's parameters with the averages (call twice to undo).
+  void swap(torch::nn::Module& module);
+  double decay() const { return decay_; }
+  std::vector<at::Tensor>& shadow() { return shadow_; }
+  const std::vector<at::Tensor>& shadow() const { return shadow_; }
+
+ private:
+  double decay_;
+  std::vector<at::Tensor> shadow_;
+};
+
+// Runs a scope with the EMA weights in the module (no-op when ema is null).
+class EmaScope {
+ public:
+  EmaScope(Ema* ema, torch::nn::Module& module) : ema_(ema), module_(module) {
+    if (ema_) ema_->swap(module_);
+  }
+  ~EmaScope() {
+    if (ema_) ema_->swap(module_);
+  }
+  EmaScope(const EmaScope&) = delete;
+  EmaScope& operator=(const EmaScope&) = delete;
+
+ private:
+  Ema* ema_;
+  torch::nn::Module& module_;
+};
+
+}  // namespace deepgen::train

@@ -1,0 +1,31 @@
+#pragma once
+// Optimiser and learning-rate schedule, as plain options.
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace deepgen::train {
+
+struct OptimizerOptions {
+  std::string name = "adam";  // adam | adamw
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double weight_decay = 0.0;
+  std::string schedule = "constant";  // constant | cosine
+  int64_t warmup = 0;                 // linear warm-up steps from 0 to lr
+  double min_lr_factor = 0.0;         // cosine floor, as a fraction of lr
+  double grad_clip = 0.0;             // max global gradient norm; 0 = off
+};
+
+// Learning rate at optimiser step `step` (0-based) of `total` (warm-up, then the schedule).
+double learning_rate(const OptimizerOptions& options, int64_t step, int64_t total);
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& options,
+                                                         torch::nn::Module& module);
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+// Throws deepgen::Error naming the bad field.
+void validate(const OptimizerOptions& options);
+
+}  // namespace deepgen::train

@@ -1,0 +1,65 @@
+#pragma once
+// The command layer: plain config structs in, library calls out. Only cli/ knows every model
+// family; the library's layers never do.
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "deepgen/data/dataset.h"
+#include "deepgen/train/model.h"
+#include "deepgen/train/trainer.h"
+
+namespace deepgen::cli {
+
+// Everything a run is made of; saved resolved as RUN_DIR/config.json.
+struct RunConfig {
+  std::string model = "vae";
+  nlohmann::json model_options = nlohmann::json::object();
+  data::DataOptions data;
+  std::vector<int64_t> data_shape;  // filled from the data set when training starts
+  train::TrainOptions train;        // run_dir and device are set from the fields below
+  std::string device = "auto";
+  int threads = 0;
+};
+
+nlohmann::json to_json(const RunConfig& config);
+// Defaults overlaid with `j`; unknown keys are an error naming the key.
+RunConfig run_config_from_json(const nlohmann::json& j);
+nlohmann::json default_config_json();
+
+// Model registry.
+std::vector<std::string> model_names();
+std::unique_ptr<train::GenerativeModel> make_model(const RunConfig& config);
+// Every option of the model with defaults filled in (what config.json records).
+nlohmann::json resolved_model_options(const RunConfig& config);
+
+// Commands. Each returns the process exit code.
+struct SampleRequest {
+  std::string run_dir, out;
+  int64_t n = 64;
+  uint64_t seed = 0;
+  bool ema = true;
+};
+struct EvalRequest {
+  std::string run_dir;
+  int64_t batch = 500;
+  int64_t max_batches = 0;
+  uint64_t seed = 0;
+};
+int run_train(RunConfig config, bool resume, const std::string& run_dir);
+int run_sample(const SampleRequest& request);
+int run_eval(const EvalRequest& request);
+int run_info();
+int run_demo(const std::string& out_dir, int threads, const std::string& device);
+
+// Shared by the commands.
+RunConfig load_run_config(const std::string& run_dir);
+std::unique_ptr<train::GenerativeModel> load_trained_model(const RunConfig& config,
+                                                           const std::string& run_dir, bool ema);
+void write_outputs(train::GenerativeModel& model, const RunConfig& config,
+                   const data::Splits& data, const std::string& run_dir);
+void write_report(const std::string& run_dir);
+
+}  // namespace deepgen::cli

@@ -1,0 +1,216 @@
+// train / sample / eval / info / demo: orchestration of library calls.
+#include <c10/core/InferenceMode.h>
+
+#include <iostream>
+
+#include "app.h"
+#include "deepgen/core/error.h"
+#include "deepgen/core/rng.h"
+#include "deepgen/core/runtime.h"
+#include "deepgen/core/version.h"
+#include "deepgen/eval/metrics.h"
+#include "deepgen/io/files.h"
+#include "deepgen/io/image.h"
+#include "deepgen/train/checkpoint.h"
+#include "terminal.h"
+
+namespace deepgen::cli {
+
+using nlohmann::json;
+
+namespace {
+
+int64_t parameter_count(torch::nn::Module& m) {
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s;
+  for (int64_t d : shape) s += (s.empty() ? "" : "x") + std::to_string(d);
+  return s;
+}
+
+void write_csv(const std::string& path, const at::Tensor& points) {
+  at::Tensor p = points.to(torch::kCPU, torch::kDouble).contiguous();
+  std::string out;
+  for (int64_t i = 0; i < p.size(0); ++i) {
+    for (int64_t j = 0; j < p.size(1); ++j)
+      out += (j ? "," : "") + c10::str(p[i][j].item<double>());
+    out += "\n";
+  }
+  io::write_file_atomic(path, out);
+}
+
+// Samples of a trained model, in data layout, on the CPU.
+at::Tensor draw_samples(train::GenerativeModel& model, int64_t n, uint64_t seed) {
+  c10::InferenceMode guard;
+  seed_global(seed);
+  return model.sample(n).to(torch::kCPU);
+}
+
+json evaluation(train::GenerativeModel& model, const RunConfig& c, const data::Dataset& test,
+                int64_t batch, int64_t max_batches, uint64_t seed) {
+  const c10::Device device = resolve_device(c.device);
+  seed_global(seed);
+  model.module().eval();
+  json metrics = train::evaluate(model, test, batch, device, max_batches);
+  json out{{"model", c.model}, {"data", c.data.spec}, {"split", "test"},
+           {"examples", max_batches > 0 ? std::min(test.size(), batch * max_batches) : test.size()},
+           {"units", "nats per example"}, {"metrics", metrics}};
+  if (test.kind == data::Kind::points) {
+    const int64_t n = std::min<int64_t>(2000, test.size());
+    at::Tensor s = draw_samples(model, n, seed + 1);
+    out["energy_distance"] = eval::energy_distance(s, test.x.slice(0, 0, n));
+    out["energy_distance_samples"] = n;
+  }
+  return out;
+}
+
+}  // namespace
+
+RunConfig load_run_config(const std::string& run_dir) {
+  const std::string path = run_dir + "/config.json";
+  if (!io::file_exists(path))
+    throw Error("no run at " + run_dir + " (missing config.json): train one with deepgen train");
+  try {
+    return run_config_from_json(json::parse(io::read_file(path)));
+  } catch (const json::exception& e) {
+    throw Error(path + " is not valid JSON: " + e.what());
+  }
+}
+
+std::unique_ptr<train::GenerativeModel> load_trained_model(const RunConfig& c,
+                                                           const std::string& run_dir, bool ema) {
+  auto model = make_model(c);
+  const std::string ema_path = train::ema_weights_path(run_dir);
+  const std::string path =
+      ema && io::file_exists(ema_path) ? ema_path : train::weights_path(run_dir);
+  if (!io::file_exists(path))
+    throw Error("run " + run_dir + " has no weights yet (missing " + path + ")");
+  train::load_weights(path, model->module());
+  model->module().to(resolve_device(c.device));
+  model->module().eval();
+  return model;
+}
+
+void write_outputs(train::GenerativeModel& model, const RunConfig& c, const data::Splits& data,
+                   const std::string& run_dir) {
+  json ev = evaluation(model, c, data.test, 500, 0, c.train.seed);
+  io::write_file_atomic(run_dir + "/eval.json", ev.dump(2) + "\n");
+  at::Tensor samples = draw_samples(model, 64, c.train.seed);
+  if (data.train.kind == data::Kind::points) {
+    write_csv(run_dir + "/samples.csv", samples);
+    return;
+  }
+  io::write_png(run_dir + "/samples.png", io::image_grid(samples, 8));
+  at::Tensor x = data.test.x.slice(0, 0, 32);
+  at::Tensor recon;
+  {
+    c10::InferenceMode guard;
+    recon = model.reconstruct(x.to(resolve_device(c.device)));
+  }
+  if (recon.defined()) {
+    // Rows alternate: 8 test images, then their reconstructions.
+    at::Tensor pairs = torch::stack({x.view({4, 8, -1}), recon.to(torch::kCPU).view({4, 8, -1})}, 1);
+    std::vector<int64_t> shape{64};
+    shape.insert(shape.end(), c.data_shape.begin(), c.data_shape.end());
+    io::write_png(run_dir + "/reconstructions.png", io::image_grid(pairs.reshape(shape), 8));
+  }
+}
+
+int run_train(RunConfig c, bool resume, const std::string& run_dir) {
+  const ThreadSettings threads = apply_threads(c.threads);
+  const c10::Device device = resolve_device(c.device);
+  data::Splits splits = data::load_data(c.data);
+  c.data_shape = splits.train.sample_shape();
+  c.model_options = resolved_model_options(c);
+  seed_global(c.train.seed);
+  auto model = make_model(c);
+  model->module().to(device);
+  c.train.run_dir = run_dir;
+  c.train.device = device;
+  c.train.resume = resume;
+  io::make_dirs(run_dir);
+  io::write_file_atomic(run_dir + "/config.json", to_json(c).dump(2) + "\n");
+  log_line("training " + c.model + " (" + std::to_string(parameter_count(model->module())) +
+           " parameters) on " + c.data.spec + " (" + std::to_string(splits.train.size()) +
+           " train / " + std::to_string(splits.test.size()) + " test, " +
+           shape_text(c.data_shape) + ") on " + device.str() + " with " +
+           std::to_string(threads.intra_op) + " thread(s)");
+  train::TrainResult r =
+      train::train(*model, splits.train, &splits.test, c.train, console_callbacks("train"));
+  if (r.outcome == train::Outcome::interrupted) {
+    log_line("interrupted at step " + std::to_string(r.step) + "; checkpoint saved. Continue with: "
+             "deepgen train --out " + run_dir + " --resume");
+    return 130;
+  }
+  auto trained = load_trained_model(c, run_dir, true);
+  write_outputs(*trained, c, splits, run_dir);
+  write_report(run_dir);
+  log_line("done: " + run_dir + "/report.html");
+  return 0;
+}
+
+int run_sample(const SampleRequest& req) {
+  RunConfig c = load_run_config(req.run_dir);
+  apply_threads(c.threads);
+  if (req.n <= 0) throw Error("--n must be positive");
+  auto model = load_trained_model(c, req.run_dir, req.ema);
+  at::Tensor s = draw_samples(*model, req.n, req.seed);
+  const bool csv = req.out.size() > 4 && req.out.substr(req.out.size() - 4) == ".csv";
+  if (c.data_shape.size() != 3) {
+    if (!csv) throw Error("run " + req.run_dir + " models points: write them with --out FILE.csv");
+    write_csv(req.out, s);
+  } else {
+    if (csv) throw Error("run " + req.run_dir + " models images: write them with --out FILE.png");
+    const int64_t nrow = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(req.n))));
+    io::write_png(req.out, io::image_grid(s, nrow));
+  }
+  log_line("wrote " + std::to_string(req.n) + " samples to " + req.out);
+  return 0;
+}
+
+int run_eval(const EvalRequest& req) {
+  RunConfig c = load_run_config(req.run_dir);
+  apply_threads(c.threads);
+  if (req.batch <= 0) throw Error("--batch must be positive");
+  data::Splits splits = data::load_data(c.data);
+  auto model = load_trained_model(c, req.run_dir, true);
+  json out = evaluation(*model, c, splits.test, req.batch, req.max_batches, req.seed);
+  out["run"] = req.run_dir;
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+int run_info() {
+  const ThreadSettings t = default_thread_settings();
+  const std::string root = data::data_root();
+  json out{{"version", version()},
+           {"libtorch", torch_version()},
+           {"device", {{"default", resolve_device("auto").str()}, {"cuda_available", cuda_available()}}},
+           {"threads", {{"intra_op_default", t.intra_op}, {"blas_default", t.blas},
+                        {"hardware", static_cast<int>(std::thread::hardware_concurrency())}}},
+           {"data_root", root},
+           {"datasets", data::available_datasets(root)},
+           {"models", model_names()}};
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+int run_demo(const std::string& out_dir, int threads, const std::string& device) {
+  RunConfig c;
+  c.model = "vae";
+  c.data.spec = "mnist";
+  c.train.steps = 3000;
+  c.train.batch = 128;
+  c.train.checkpoint_every = 1000;
+  c.train.eval_every = 1000;
+  c.threads = threads;
+  c.device = device;
+  log_line("demo: Gaussian VAE (MATH 1.4) on MNIST, " + std::to_string(c.train.steps) + " steps");
+  return run_train(c, false, out_dir + "/vae");
+}
+
+}  // namespace deepgen::cli

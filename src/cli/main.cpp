@@ -1,0 +1,195 @@
+// deepgen command line: flags -> config structs -> library. Errors are one line and a non-zero
+// exit; data and progress go to stderr, machine-readable results to stdout.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "app.h"
+#include "deepgen/core/error.h"
+#include "deepgen/core/version.h"
+#include "deepgen/io/files.h"
+#include "terminal.h"
+
+namespace dc = deepgen::cli;
+using nlohmann::json;
+
+namespace {
+
+struct TrainFlags {
+  std::string model, data, out, config_file, device, optimizer, schedule, likelihood, hidden;
+  int64_t steps = 0, epochs = 0, batch = 0, warmup = 0, checkpoint_every = 0, log_every = 0,
+          eval_every = 0, latent = 0;
+  uint64_t seed = 0;
+  int threads = 0, image_size = 0;
+  double lr = 0, ema = 0, grad_clip = 0, sigma = 0, beta = 0;
+  bool resume = false;
+};
+
+std::vector<int64_t> parse_sizes(const std::string& text) {
+  std::vector<int64_t> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      out.push_back(std::stoll(item));
+    } catch (const std::exception&) {
+      throw deepgen::Error("--hidden expects comma-separated sizes like 400 or 512,256, got '" +
+                           text + "'");
+    }
+  }
+  return out;
+}
+
+CLI::App* add_train(CLI::App& app, TrainFlags& f) {
+  auto* cmd = app.add_subcommand("train", "Train a model; writes checkpoints, samples, report");
+  cmd->add_option("model", f.model, "Model: vae");
+  cmd->add_option("--data", f.data, "mnist | fashion-mnist | folder:PATH | toy:NAME | csv:PATH");
+  cmd->add_option("--out", f.out, "Run directory")->required();
+  cmd->add_option("--steps", f.steps, "Optimiser steps");
+  cmd->add_option("--epochs", f.epochs, "Epochs (when --steps is not given)");
+  cmd->add_option("--batch", f.batch, "Batch size");
+  cmd->add_option("--lr", f.lr, "Learning rate");
+  cmd->add_option("--seed", f.seed, "Random seed");
+  cmd->add_option("--threads", f.threads, "CPU threads (0: measured default)");
+  cmd->add_option("--device", f.device, "cpu | cuda | cuda:N | auto");
+  cmd->add_option("--config", f.config_file, "JSON config; flags override it");
+  cmd->add_flag("--resume", f.resume, "Continue the run in --out from its checkpoint");
+  cmd->add_option("--optimizer", f.optimizer, "adam | adamw");
+  cmd->add_option("--schedule", f.schedule, "Learning-rate schedule: constant | cosine");
+  cmd->add_option("--warmup", f.warmup, "Linear warm-up steps");
+  cmd->add_option("--grad-clip", f.grad_clip, "Max gradient norm (0: off)");
+  cmd->add_option("--ema", f.ema, "EMA decay of the weights (0: off)");
+  cmd->add_option("--checkpoint-every", f.checkpoint_every, "Steps between checkpoints");
+  cmd->add_option("--log-every", f.log_every, "Steps between metrics rows");
+  cmd->add_option("--eval-every", f.eval_every, "Steps between test evaluations (0: end only)");
+  cmd->add_option("--image-size", f.image_size, "folder: resize images to this square size");
+  cmd->add_option("--latent", f.latent, "vae: latent dimensions");
+  cmd->add_option("--hidden", f.hidden, "vae: hidden layer sizes, e.g. 400 or 512,256");
+  cmd->add_option("--likelihood", f.likelihood, "vae: gaussian | bernoulli");
+  cmd->add_option("--sigma", f.sigma, "vae: fixed decoder std (0: learned)");
+  cmd->add_option("--beta", f.beta, "vae: KL weight");
+  return cmd;
+}
+
+// Only the flags the user gave, as a JSON patch over the defaults / config file / saved run.
+json train_overrides(CLI::App* cmd, const TrainFlags& f) {
+  json o = json::object();
+  auto given = [&](const char* name) { return cmd->count(name) > 0; };
+  if (given("model")) o["model"] = f.model;
+  if (given("--data")) o["data"]["spec"] = f.data;
+  if (given("--image-size")) o["data"]["image_size"] = f.image_size;
+  if (given("--steps")) o["train"]["steps"] = f.steps;
+  if (given("--epochs")) o["train"]["epochs"] = f.epochs;
+  if (given("--steps") && !given("--epochs")) o["train"]["epochs"] = 0;
+  if (given("--epochs") && !given("--steps")) o["train"]["steps"] = 0;
+  if (given("--batch")) o["train"]["batch"] = f.batch;
+  if (given("--lr")) o["train"]["lr"] = f.lr;
+  if (given("--seed")) o["train"]["seed"] = f.seed;
+  if (given("--optimizer")) o["train"]["optimizer"] = f.optimizer;
+  if (given("--schedule")) o["train"]["schedule"] = f.schedule;
+  if (given("--warmup")) o["train"]["warmup"] = f.warmup;
+  if (given("--grad-clip")) o["train"]["grad_clip"] = f.grad_clip;
+  if (given("--ema")) o["train"]["ema"] = f.ema;
+  if (given("--checkpoint-every")) o["train"]["checkpoint_every"] = f.checkpoint_every;
+  if (given("--log-every")) o["train"]["log_every"] = f.log_every;
+  if (given("--eval-every")) o["train"]["eval_every"] = f.eval_every;
+  if (given("--threads")) o["threads"] = f.threads;
+  if (given("--device")) o["device"] = f.device;
+  if (given("--latent")) o["model_options"]["latent"] = f.latent;
+  if (given("--hidden")) o["model_options"]["hidden"] = parse_sizes(f.hidden);
+  if (given("--likelihood")) o["model_options"]["likelihood"] = f.likelihood;
+  if (given("--sigma")) o["model_options"]["sigma"] = f.sigma;
+  if (given("--beta")) o["model_options"]["beta"] = f.beta;
+  return o;
+}
+
+json read_json_file(const std::string& path) {
+  json j = json::parse(deepgen::io::read_file(path), nullptr, false);
+  if (j.is_discarded()) throw deepgen::Error(path + " is not valid JSON");
+  return j;
+}
+
+json merged(json base, const json& patch) {
+  base.merge_patch(patch);
+  return base;
+}
+
+int train_command(CLI::App* cmd, const TrainFlags& f) {
+  const json patch = train_overrides(cmd, f);
+  json base = json::object();
+  if (f.resume) {
+    base = read_json_file(f.out + "/config.json");
+    for (const char* key : {"model", "data", "model_options"})
+      if (patch.contains(key) && merged(base[key], patch[key]) != base[key])
+        throw deepgen::Error(std::string("--resume continues the run as configured, but '") + key +
+                             "' differs from " + f.out + "/config.json");
+  } else if (!f.config_file.empty()) {
+    base = read_json_file(f.config_file);
+  }
+  if (!f.resume && !patch.contains("model") && !base.contains("model"))
+    throw deepgen::Error("train: name the model, e.g. deepgen train vae --data mnist --out runs/x");
+  return dc::run_train(dc::run_config_from_json(merged(base, patch)), f.resume, f.out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"deepgen: deep generative models (VAE, VDM, score models) in C++"};
+  app.set_version_flag("--version", deepgen::version());
+  app.require_subcommand(1);
+  app.failure_message(CLI::FailureMessage::simple);
+
+  TrainFlags tf;
+  CLI::App* train = add_train(app, tf);
+
+  dc::SampleRequest sr;
+  auto* sample = app.add_subcommand("sample", "Draw samples from a trained run");
+  sample->add_option("--run", sr.run_dir, "Run directory")->required();
+  sample->add_option("--n", sr.n, "Number of samples");
+  sample->add_option("--out", sr.out, "Output: FILE.png (images) or FILE.csv (points)")->required();
+  sample->add_option("--seed", sr.seed, "Random seed");
+  bool no_ema = false;
+  sample->add_flag("--no-ema", no_ema, "Use the raw weights, not the EMA");
+
+  dc::EvalRequest er;
+  auto* eval = app.add_subcommand("eval", "Evaluate a run on its test split; prints one JSON object");
+  eval->add_option("--run", er.run_dir, "Run directory")->required();
+  eval->add_option("--batch", er.batch, "Evaluation batch size");
+  eval->add_option("--max-batches", er.max_batches, "Evaluate on this many batches (0: all)");
+  eval->add_option("--seed", er.seed, "Seed of the evaluation noise");
+
+  auto* info = app.add_subcommand("info", "Version, devices, threads and data sets as JSON");
+
+  std::string demo_out = "runs/demo", demo_device = "auto";
+  int demo_threads = 0;
+  auto* demo = app.add_subcommand("demo", "The main job: train, sample, evaluate, report");
+  demo->add_option("--out", demo_out, "Output directory");
+  demo->add_option("--threads", demo_threads, "CPU threads (0: measured default)");
+  demo->add_option("--device", demo_device, "cpu | cuda | auto");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "deepgen: error: " << e.what() << " (see deepgen --help)" << std::endl;
+    return 2;
+  }
+  try {
+    dc::install_stop_handlers();
+    if (*train) return train_command(train, tf);
+    if (*sample) {
+      sr.ema = !no_ema;
+      return dc::run_sample(sr);
+    }
+    if (*eval) return dc::run_eval(er);
+    if (*info) return dc::run_info();
+    if (*demo) return dc::run_demo(demo_out, demo_threads, demo_device);
+  } catch (const deepgen::Error& e) {
+    std::cerr << "deepgen: error: " << e.what() << std::endl;
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "deepgen: internal error: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,19 @@
+#pragma once
+// What the CLI shows while the library works: progress lines and signal handling.
+#include <string>
+
+#include "deepgen/train/trainer.h"
+
+namespace deepgen::cli {
+
+// SIGINT / SIGTERM set a flag the trainer polls, so it can checkpoint before exiting. A second
+// signal exits at once.
+void install_stop_handlers();
+bool stop_requested();
+
+// One redrawn line on a TTY (step, rate, loss, ETA), plain lines about every 5% otherwise.
+train::TrainCallbacks console_callbacks(const std::string& label);
+std::string format_duration(double seconds);
+void log_line(const std::string& message);  // to stderr
+
+}  // namespace deepgen::cli

@@ -1,0 +1,96 @@
+#include "deepgen/train/checkpoint.h"
+
+#include <set>
+
+#include "deepgen/core/error.h"
+#include "deepgen/io/files.h"
+#include "deepgen/io/safetensors.h"
+#include "deepgen/train/ema.h"
+
+namespace deepgen::train {
+
+namespace {
+
+io::NamedTensors module_tensors(torch::nn::Module& module) {
+  io::NamedTensors out;
+  for (const auto& p : module.named_parameters()) out.emplace_back(p.key(), p.value());
+  for (const auto& b : module.named_buffers()) out.emplace_back(b.key(), b.value());
+  return out;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, torch::nn::Module& module, const Ema* ema,
+                     const torch::optim::Optimizer& optimizer, const CheckpointState& state) {
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive model_archive, optim_archive, ema_archive;
+  module.save(model_archive);
+  optimizer.save(optim_archive);
+  archive.write("model", model_archive);
+  archive.write("optimizer", optim_archive);
+  if (ema) {
+    for (size_t i = 0; i < ema->shadow().size(); ++i)
+      ema_archive.write(std::to_string(i), ema->shadow()[i]);
+    archive.write("ema", ema_archive);
+  }
+  archive.write("step", torch::tensor(state.step, torch::kInt64));
+  archive.write("rng", state.rng);
+  io::write_atomic(path, [&](const std::string& tmp) { archive.save_to(tmp); });
+}
+
+CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& module, Ema* ema,
+                                torch::optim::Optimizer& optimizer) {
+  if (!io::file_exists(path))
+    throw Error("no checkpoint at " + path + ": drop --resume to start a new run");
+  CheckpointState state;
+  try {
+    torch::serialize::InputArchive archive, model_archive, optim_archive;
+    archive.load_from(path);
+    archive.read("model", model_archive);
+    module.load(model_archive);
+    archive.read("optimizer", optim_archive);
+    optimizer.load(optim_archive);
+    if (ema) {
+      torch::serialize::InputArchive ema_archive;
+      if (!archive.try_read("ema", ema_archive))
+        throw Error("checkpoint has no EMA weights but the run uses EMA");
+      for (size_t i = 0; i < ema->shadow().size(); ++i) {
+        at::Tensor t;
+        ema_archive.read(std::to_string(i), t);
+        ema->shadow()[i].copy_(t);
+      }
+    }
+    at::Tensor step;
+    archive.read("step", step);
+    state.step = step.item<int64_t>();
+    archive.read("rng", state.rng);
+  } catch (const Error& e) {
+    throw Error("checkpoint " + path + ": " + e.what());
+  } catch (const std::exception& e) {
+    throw Error("checkpoint " + path +
+                " is unreadable or belongs to a different model configuration: " +
+                std::string(e.what()).substr(0, 200));
+  }
+  return state;
+}
+
+void save_weights(const std::string& path, torch::nn::Module& module) {
+  io::save_safetensors(path, module_tensors(module), {{"format", "pt"}});
+}
+
+void load_weights(const std::string& path, torch::nn::Module& module) {
+  io::NamedTensors file = io::load_safetensors(path);
+  std::map<std::string, at::Tensor> by_name(file.begin(), file.end());
+  torch::NoGradGuard no_grad;
+  for (auto& [name, target] : module_tensors(module)) {
+    auto it = by_name.find(name);
+    if (it == by_name.end())
+      throw Error("weights file " + path + " lacks tensor '" + name + "' (different model?)");
+    if (it->second.sizes() != target.sizes())
+      throw Error("weights file " + path + ": tensor '" + name + "' has shape " +
+                  c10::str(it->second.sizes()) + ", model expects " + c10::str(target.sizes()));
+    target.copy_(it->second);
+  }
+}
+
+}  // namespace deepgen::train

@@ -1,0 +1,47 @@
+#include "deepgen/train/optim.h"
+
+#include "deepgen/core/error.h"
+
+namespace deepgen::train {
+
+void validate(const OptimizerOptions& o) {
+  if (o.name != "adam" && o.name != "adamw")
+    throw Error("unknown optimizer '" + o.name + "': use adam or adamw");
+  if (o.schedule != "constant" && o.schedule != "cosine")
+    throw Error("unknown lr schedule '" + o.schedule + "': use constant or cosine");
+  if (!(o.lr > 0) || !std::isfinite(o.lr)) throw Error("--lr must be a positive number");
+  if (o.warmup < 0) throw Error("--warmup must be >= 0");
+  if (o.grad_clip < 0) throw Error("--grad-clip must be >= 0 (0 disables clipping)");
+  if (o.beta1 < 0 || o.beta1 >= 1 || o.beta2 < 0 || o.beta2 >= 1)
+    throw Error("optimizer betas must lie in [0, 1)");
+}
+
+double learning_rate(const OptimizerOptions& o, int64_t step, int64_t total) {
+  if (o.warmup > 0 && step < o.warmup) return o.lr * static_cast<double>(step + 1) / o.warmup;
+  if (o.schedule == "constant") return o.lr;
+  // Cosine decay over the steps after warm-up (Loshchilov & Hutter 2017, no restarts).
+  const double span = std::max<int64_t>(1, total - o.warmup);
+  const double progress = std::min(1.0, static_cast<double>(step - o.warmup) / span);
+  const double floor = o.lr * o.min_lr_factor;
+  return floor + (o.lr - floor) * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& o,
+                                                         torch::nn::Module& module) {
+  validate(o);
+  auto params = module.parameters();
+  if (o.name == "adamw") {
+    auto opts = torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(
+        o.weight_decay);
+    return std::make_unique<torch::optim::AdamW>(params, opts);
+  }
+  auto opts = torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(
+      o.weight_decay);
+  return std::make_unique<torch::optim::Adam>(params, opts);
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+}  // namespace deepgen::train

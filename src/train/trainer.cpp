@@ -1,0 +1,262 @@
+#include "deepgen/train/trainer.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "deepgen/core/error.h"
+#include "deepgen/core/rng.h"
+#include "deepgen/data/loader.h"
+#include "deepgen/io/files.h"
+#include "deepgen/io/metrics.h"
+#include "deepgen/train/checkpoint.h"
+#include "deepgen/train/ema.h"
+
+namespace deepgen::train {
+
+std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.pt"; }
+std::string weights_path(const std::string& run_dir) { return run_dir + "/model.safetensors"; }
+std::string ema_weights_path(const std::string& run_dir) { return run_dir + "/ema.safetensors"; }
+std::string metrics_path(const std::string& run_dir) { return run_dir + "/metrics.jsonl"; }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr uint64_t kEvalSeed = 0x5eed5eedULL;  // evaluation noise is the same at every call
+
+// Sums of the loss and its parts over the steps since the last metrics row. Parts stay tensors
+// so that logging them costs no device sync per step.
+class Window {
+ public:
+  void add(double loss, const LossOutput& out) {
+    loss_sum_ += loss;
+    for (const auto& [name, value] : out.parts) {
+      at::Tensor v = value.detach();
+      auto it = parts_.find(name);
+      if (it == parts_.end())
+        parts_.emplace(name, v.clone());
+      else
+        it->second.add_(v);
+    }
+    ++count_;
+  }
+  io::MetricRow mean() const {
+    io::MetricRow row{{"loss", loss_sum_ / count_}};
+    for (const auto& [name, sum] : parts_) row[name] = sum.item<double>() / count_;
+    return row;
+  }
+  int64_t count() const { return count_; }
+  void reset() { *this = Window(); }
+
+ private:
+  double loss_sum_ = 0.0;
+  int64_t count_ = 0;
+  std::map<std::string, at::Tensor> parts_;
+};
+
+void check_options(const TrainOptions& o, const data::Dataset& train_data) {
+  if (o.run_dir.empty()) throw Error("training needs a run directory (--out DIR)");
+  if (o.batch <= 0) throw Error("--batch must be positive");
+  if (o.steps < 0 || o.epochs < 0) throw Error("--steps and --epochs must be >= 0");
+  if (o.steps == 0 && o.epochs == 0) throw Error("set the training length: --steps N or --epochs N");
+  if (o.batch > train_data.size())
+    throw Error("--batch " + std::to_string(o.batch) + " exceeds the " +
+                std::to_string(train_data.size()) + " training examples of " + train_data.name);
+  if (o.checkpoint_every <= 0 || o.log_every <= 0)
+    throw Error("--checkpoint-every and --log-every must be positive");
+  validate(o.optimizer);
+}
+
+class Run {
+ public:
+  Run(GenerativeModel& model, const data::Dataset& train_data, const data::Dataset* test_data,
+      const TrainOptions& o, const TrainCallbacks& cb)
+      : model_(model),
+        module_(model.module()),
+        train_data_(train_data),
+        test_data_(test_data),
+        o_(o),
+        cb_(cb),
+        sampler_(train_data.size(), o.batch, o.seed) {
+    total_ = o.steps > 0 ? o.steps : o.epochs * sampler_.batches_per_epoch();
+    optimizer_ = make_optimizer(o.optimizer, module_);
+    if (o.ema_decay > 0) ema_ = std::make_unique<Ema>(module_, o.ema_decay);
+  }
+
+  TrainResult run() {
+    io::make_dirs(o_.run_dir);
+    start();
+    module_.train();
+    const auto t0 = Clock::now();
+    const int64_t first = step_;
+    while (step_ < total_) {
+      if (cb_.should_stop && cb_.should_stop()) return interrupt();
+      train_step();
+      report_progress(t0, first);
+      if (step_ % o_.log_every == 0 || step_ == total_) log_row(t0, first);
+      if (o_.eval_every > 0 && step_ % o_.eval_every == 0 && step_ != total_) run_eval();
+      if (step_ % o_.checkpoint_every == 0 && step_ != total_) save("checkpoint");
+    }
+    if (test_data_) run_eval();
+    save("final checkpoint");
+    result_.step = step_;
+    return result_;
+  }
+
+ private:
+  void start() {
+    const std::string metrics = metrics_path(o_.run_dir);
+    if (o_.resume) {
+      CheckpointState s = load_checkpoint(checkpoint_path(o_.run_dir), module_, ema_.get(),
+                                          *optimizer_);
+      step_ = s.step;
+      set_global_rng_state(s.rng);
+      io::truncate_metrics(metrics, static_cast<double>(step_));
+      message("resumed from step " + std::to_string(step_) + " of " + std::to_string(total_));
+    } else {
+      seed_global(o_.seed * 0x9E3779B97F4A7C15ULL + 1);
+      std::filesystem::remove(metrics);
+    }
+  }
+
+  void train_step() {
+    set_learning_rate(*optimizer_, learning_rate(o_.optimizer, step_, total_));
+    at::Tensor x = data::gather(train_data_, sampler_.indices(step_), o_.device);
+    optimizer_->zero_grad();
+    LossOutput out = model_.loss(x);
+    const double loss = out.loss.item<double>();
+    if (!std::isfinite(loss)) nan_error(loss);
+    out.loss.backward();
+    if (o_.optimizer.grad_clip > 0)
+      last_grad_norm_ = torch::nn::utils::clip_grad_norm_(module_.parameters(),
+                                                          o_.optimizer.grad_clip);
+    optimizer_->step();
+    if (ema_) ema_->update(module_);
+    ++step_;
+    window_.add(loss, out);
+    ewma_loss_ = have_ewma_ ? 0.9 * ewma_loss_ + 0.1 * loss : loss;
+    have_ewma_ = true;
+  }
+
+  [[noreturn]] void nan_error(double loss) {
+    const std::string ckpt = checkpoint_path(o_.run_dir);
+    std::string keep = io::file_exists(ckpt) ? "the last good checkpoint is kept at " + ckpt
+                                             : "no checkpoint was written yet";
+    throw Error("non-finite training loss (" + std::to_string(loss) + ") at step " +
+                std::to_string(step_ + 1) + "; training stopped and " + keep +
+                ". Lower --lr, set --grad-clip, or check the data for NaN/Inf");
+  }
+
+  void report_progress(Clock::time_point t0, int64_t first) {
+    if (!cb_.on_progress) return;
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    Progress p;
+    p.step = step_;
+    p.total = total_;
+    p.epoch = sampler_.epoch_of(step_ - 1);
+    p.loss = ewma_loss_;
+    p.steps_per_sec = secs > 0 ? (step_ - first) / secs : 0.0;
+    p.eta_seconds = p.steps_per_sec > 0 ? (total_ - step_) / p.steps_per_sec : 0.0;
+    cb_.on_progress(p);
+  }
+
+  void log_row(Clock::time_point t0, int64_t first) {
+    io::MetricRow row = window_.mean();
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    row["step"] = static_cast<double>(step_);
+    row["epoch"] = static_cast<double>(sampler_.epoch_of(step_ - 1));
+    row["lr"] = learning_rate(o_.optimizer, step_ - 1, total_);
+    row["steps_per_sec"] = secs > 0 ? (step_ - first) / secs : 0.0;
+    if (o_.optimizer.grad_clip > 0) row["grad_norm"] = last_grad_norm_;
+    io::append_metrics(metrics_path(o_.run_dir), row);
+    result_.last_metrics = row;
+    window_.reset();
+  }
+
+  // Evaluation draws its noise from a fixed seed and restores the training stream afterwards,
+  // so evaluating never changes what training does.
+  void run_eval() {
+    if (!test_data_) return;
+    at::Tensor rng = global_rng_state();
+    seed_global(kEvalSeed);
+    std::map<std::string, double> m;
+    {
+      EmaScope scope(ema_.get(), module_);
+      module_.eval();
+      m = evaluate(model_, *test_data_, o_.batch, o_.device, o_.eval_batches);
+      module_.train();
+    }
+    set_global_rng_state(rng);
+    io::MetricRow row{{"step", static_cast<double>(step_)}};
+    result_.test_metrics.clear();
+    for (const auto& [k, v] : m) row["test/" + k] = result_.test_metrics["test/" + k] = v;
+    io::append_metrics(metrics_path(o_.run_dir), row);
+  }
+
+  void save(const std::string& what) {
+    save_weights(weights_path(o_.run_dir), module_);
+    if (ema_) {
+      EmaScope scope(ema_.get(), module_);
+      save_weights(ema_weights_path(o_.run_dir), module_);
+    }
+    save_checkpoint(checkpoint_path(o_.run_dir), module_, ema_.get(), *optimizer_,
+                    {step_, global_rng_state()});
+    message(what + " written at step " + std::to_string(step_));
+  }
+
+  TrainResult interrupt() {
+    save("interrupted: checkpoint");
+    result_.outcome = Outcome::interrupted;
+    result_.step = step_;
+    return result_;
+  }
+
+  void message(const std::string& m) {
+    if (cb_.on_message) cb_.on_message(m);
+  }
+
+  GenerativeModel& model_;
+  torch::nn::Module& module_;
+  const data::Dataset& train_data_;
+  const data::Dataset* test_data_;
+  const TrainOptions& o_;
+  const TrainCallbacks& cb_;
+  data::BatchSampler sampler_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<Ema> ema_;
+  int64_t total_ = 0, step_ = 0;
+  double ewma_loss_ = 0.0, last_grad_norm_ = 0.0;
+  bool have_ewma_ = false;
+  Window window_;
+  TrainResult result_;
+};
+
+}  // namespace
+
+TrainResult train(GenerativeModel& model, const data::Dataset& train_data,
+                  const data::Dataset* test_data, const TrainOptions& options,
+                  const TrainCallbacks& callbacks) {
+  check_options(options, train_data);
+  return Run(model, train_data, test_data, options, callbacks).run();
+}
+
+std::map<std::string, double> evaluate(GenerativeModel& model, const data::Dataset& data,
+                                       int64_t batch, c10::Device device, int64_t max_batches) {
+  torch::NoGradGuard no_grad;
+  const int64_t n = data.size();
+  if (n == 0) throw Error("cannot evaluate on the empty data set " + data.name);
+  std::map<std::string, double> sums;
+  int64_t seen = 0, batches = 0;
+  for (int64_t start = 0; start < n; start += batch) {
+    if (max_batches > 0 && batches++ >= max_batches) break;
+    const int64_t len = std::min(batch, n - start);
+    at::Tensor idx = torch::arange(start, start + len, torch::kInt64);
+    LossOutput out = model.evaluate(data::gather(data, idx, device));
+    sums["loss"] += out.loss.item<double>() * len;
+    for (const auto& [name, value] : out.parts) sums[name] += value.item<double>() * len;
+    seen += len;
+  }
+  for (auto& [k, v] : sums) v /= seen;
+  return sums;
+}
+
+}  // namespace deepgen::train
