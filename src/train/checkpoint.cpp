@@ -18,19 +18,49 @@ io::NamedTensors module_tensors(torch::nn::Module& module) {
   return out;
 }
 
+// Module::load would silently replace tensors of another shape, so the model is stored flat,
+// by index with its names, and every shape is checked on load.
+void write_tensors(torch::serialize::OutputArchive& archive, const io::NamedTensors& tensors) {
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    archive.write("t" + std::to_string(i), tensors[i].second);
+    archive.write("name" + std::to_string(i), c10::IValue(tensors[i].first));
+  }
+  archive.write("count", c10::IValue(static_cast<int64_t>(tensors.size())));
+}
+
+void read_tensors(torch::serialize::InputArchive& archive, const io::NamedTensors& targets) {
+  c10::IValue count;
+  archive.read("count", count);
+  if (count.toInt() != static_cast<int64_t>(targets.size()))
+    throw Error("it holds " + std::to_string(count.toInt()) + " model tensors, the model has " +
+                std::to_string(targets.size()) + " (different model configuration?)");
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    at::Tensor t;
+    archive.read("t" + std::to_string(i), t);
+    const auto& [name, target] = targets[i];
+    if (t.sizes() != target.sizes())
+      throw Error("tensor '" + name + "' has shape " + c10::str(t.sizes()) + ", the model expects " +
+                  c10::str(target.sizes()) + " (different model configuration?)");
+    target.copy_(t);
+  }
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, torch::nn::Module& module, const Ema* ema,
                      const torch::optim::Optimizer& optimizer, const CheckpointState& state) {
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive model_archive, optim_archive, ema_archive;
-  module.save(model_archive);
+  write_tensors(model_archive, module_tensors(module));
   optimizer.save(optim_archive);
   archive.write("model", model_archive);
   archive.write("optimizer", optim_archive);
   if (ema) {
+    io::NamedTensors shadow;
     for (size_t i = 0; i < ema->shadow().size(); ++i)
-      ema_archive.write(std::to_string(i), ema->shadow()[i]);
+      shadow.emplace_back("ema." + std::to_string(i), ema->shadow()[i]);
+    write_tensors(ema_archive, shadow);
     archive.write("ema", ema_archive);
   }
   archive.write("step", torch::tensor(state.step, torch::kInt64));
@@ -47,18 +77,17 @@ CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& modu
     torch::serialize::InputArchive archive, model_archive, optim_archive;
     archive.load_from(path);
     archive.read("model", model_archive);
-    module.load(model_archive);
+    read_tensors(model_archive, module_tensors(module));
     archive.read("optimizer", optim_archive);
     optimizer.load(optim_archive);
     if (ema) {
       torch::serialize::InputArchive ema_archive;
       if (!archive.try_read("ema", ema_archive))
         throw Error("checkpoint has no EMA weights but the run uses EMA");
-      for (size_t i = 0; i < ema->shadow().size(); ++i) {
-        at::Tensor t;
-        ema_archive.read(std::to_string(i), t);
-        ema->shadow()[i].copy_(t);
-      }
+      io::NamedTensors shadow;
+      for (size_t i = 0; i < ema->shadow().size(); ++i)
+        shadow.emplace_back("ema." + std::to_string(i), ema->shadow()[i]);
+      read_tensors(ema_archive, shadow);
     }
     at::Tensor step;
     archive.read("step", step);

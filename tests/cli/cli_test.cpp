@@ -1,0 +1,583 @@
+// The deepgen binary end to end: flags, one-line errors, the files a run writes, exact resume
+// through the CLI, and SIGTERM -> checkpoint -> --resume. Every child runs with --threads 1 (the
+// suite runs two tests at a time) and every wait is bounded, so a hang fails instead of blocking.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "deepgen/core/version.h"
+#include "support/temp_dir.h"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using deepgen::testing::TempDir;
+using nlohmann::json;
+
+const std::string kBinary = DEEPGEN_BINARY_DIR "/bin/deepgen";
+constexpr double kTimeoutSeconds = 60.0;
+
+// Environment changes for a child: a value sets the variable, std::nullopt removes it.
+using Env = std::map<std::string, std::optional<std::string>>;
+
+struct Result {
+  int code = -1;  // exit status, or 128 + signal
+  std::string out, err;
+  bool timed_out = false;
+};
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+// The deepgen binary as a child process; stdout and stderr go to separate files (no pipe can
+// fill up while the test is not reading), stdin is /dev/null.
+class Process {
+ public:
+  explicit Process(const std::vector<std::string>& args, const Env& env = {}) {
+    std::vector<std::string> envs;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string entry(*e);
+      if (!env.count(entry.substr(0, entry.find('=')))) envs.push_back(entry);
+    }
+    for (const auto& [name, value] : env)
+      if (value) envs.push_back(name + "=" + *value);
+    std::vector<std::string> argv_text{kBinary};
+    argv_text.insert(argv_text.end(), args.begin(), args.end());
+    std::vector<char*> argv, envp;
+    for (auto& a : argv_text) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : envs) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    const std::string out = dir_.file("stdout"), err = dir_.file("stderr");
+
+    pid_ = fork();
+    if (pid_ == 0) {
+      const int in_fd = open("/dev/null", O_RDONLY);
+      const int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (in_fd < 0 || out_fd < 0 || err_fd < 0) _exit(126);
+      dup2(in_fd, 0);
+      dup2(out_fd, 1);
+      dup2(err_fd, 2);
+      execve(kBinary.c_str(), argv.data(), envp.data());
+      _exit(127);
+    }
+  }
+  ~Process() {
+    if (running()) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  bool running() {
+    if (pid_ <= 0 || done_) return false;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) finish(status);
+    return !done_;
+  }
+  void signal(int sig) {
+    if (running()) kill(pid_, sig);
+  }
+  // Waits at most timeout_s; a child still running then is killed and the result says so.
+  Result wait(double timeout_s = kTimeoutSeconds) {
+    Result r;
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    while (running() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (running()) {
+      kill(pid_, SIGKILL);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+      finish(status);
+      r.timed_out = true;
+    }
+    r.code = code_;
+    r.out = read_text(dir_.file("stdout"));
+    r.err = read_text(dir_.file("stderr"));
+    return r;
+  }
+
+ private:
+  void finish(int status) {
+    done_ = true;
+    code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  TempDir dir_;
+  pid_t pid_ = -1;
+  bool done_ = false;
+  int code_ = -1;
+};
+
+Result deepgen(const std::vector<std::string>& args, const Env& env = {}) {
+  Process p(args, env);
+  if (!p.started()) return {};
+  return p.wait();
+}
+
+std::string describe(const Result& r) {
+  return "exit " + std::to_string(r.code) + (r.timed_out ? " (timed out)" : "") +
+         "\n--- stdout ---\n" + r.out + "\n--- stderr ---\n" + r.err;
+}
+
+// A failed command: non-zero exit, nothing on stdout, and exactly one stderr line that starts
+// with "deepgen: error:" and contains `needle`.
+::testing::AssertionResult one_line_error(const Result& r, const std::string& needle = "") {
+  if (r.timed_out) return ::testing::AssertionFailure() << "timed out\n" << describe(r);
+  if (r.code == 0) return ::testing::AssertionFailure() << "exit 0\n" << describe(r);
+  if (r.code >= 128) return ::testing::AssertionFailure() << "crashed\n" << describe(r);
+  if (!r.out.empty()) return ::testing::AssertionFailure() << "stdout not empty\n" << describe(r);
+  if (r.err.empty() || r.err.back() != '\n' || std::count(r.err.begin(), r.err.end(), '\n') != 1)
+    return ::testing::AssertionFailure() << "stderr is not exactly one line\n" << describe(r);
+  if (r.err.rfind("deepgen: error:", 0) != 0)
+    return ::testing::AssertionFailure() << "stderr lacks the 'deepgen: error:' prefix\n"
+                                         << describe(r);
+  if (r.err.find(needle) == std::string::npos)
+    return ::testing::AssertionFailure() << "stderr does not mention '" << needle << "'\n"
+                                         << describe(r);
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult succeeded(const Result& r) {
+  if (r.code == 0 && !r.timed_out) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << describe(r);
+}
+
+// The one JSON object a command printed; stdout must hold nothing else.
+json only_json_object(const Result& r) {
+  const auto lines = lines_of(r.out);
+  EXPECT_EQ(lines.size(), 1u) << describe(r);
+  json j = json::parse(r.out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << describe(r);
+  EXPECT_TRUE(j.is_object()) << describe(r);
+  return j.is_discarded() ? json::object() : j;
+}
+
+// Rows of metrics.jsonl that the trainer logged (they have a loss; test rows do not).
+std::vector<json> training_rows(const std::string& run_dir) {
+  std::vector<json> rows;
+  for (const auto& line : lines_of(read_text(run_dir + "/metrics.jsonl"))) {
+    json row = json::parse(line, nullptr, false);
+    EXPECT_FALSE(row.is_discarded()) << line;
+    if (!row.is_discarded() && row.contains("loss")) rows.push_back(row);
+  }
+  return rows;
+}
+
+// The small toy model every training test uses; the caller adds --out, --steps, ...
+std::vector<std::string> toy_train(const std::string& out, std::vector<std::string> more) {
+  std::vector<std::string> args{"train",    "vae",     "--data",    "toy:moons", "--out",
+                                out,        "--batch", "64",        "--hidden",  "32",
+                                "--latent", "2",       "--threads", "1"};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+std::vector<std::vector<double>> read_csv(const std::string& path) {
+  std::vector<std::vector<double>> rows;
+  for (const auto& line : lines_of(read_text(path))) {
+    std::vector<double> row;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) row.push_back(std::stod(cell));
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+bool is_png(const std::string& path) { return read_text(path).rfind("\x89PNG\r\n\x1a\n", 0) == 0; }
+
+// ---- flags and help ----------------------------------------------------------------------------
+
+TEST(CliFlags, VersionPrintsTheVersion) {
+  Result r = deepgen({"--version"});
+  ASSERT_TRUE(succeeded(r));
+  EXPECT_NE(r.out.find(deepgen::version()), std::string::npos) << describe(r);
+}
+
+TEST(CliFlags, HelpExitsZero) {
+  Result r = deepgen({"--help"});
+  ASSERT_TRUE(succeeded(r));
+  for (const char* command : {"train", "sample", "eval", "info", "demo"})
+    EXPECT_NE(r.out.find(command), std::string::npos) << command << "\n" << describe(r);
+}
+
+TEST(CliFlags, TrainHelpListsResume) {
+  Result r = deepgen({"train", "--help"});
+  ASSERT_TRUE(succeeded(r));
+  EXPECT_NE(r.out.find("--resume"), std::string::npos) << describe(r);
+}
+
+// ---- one-line errors ---------------------------------------------------------------------------
+
+TEST(CliErrors, BadFlag) { EXPECT_TRUE(one_line_error(deepgen({"train", "vae", "--bogus"}))); }
+
+TEST(CliErrors, NoCommand) { EXPECT_TRUE(one_line_error(deepgen({}))); }
+
+TEST(CliErrors, UnknownModelNamesTheAvailableOnes) {
+  TempDir dir;
+  Result r = deepgen({"train", "nosuch", "--data", "toy:moons", "--out", dir.file("run"), "--steps",
+                      "1", "--threads", "1"});
+  EXPECT_TRUE(one_line_error(r, "nosuch"));
+  EXPECT_TRUE(one_line_error(r, "vae"));
+}
+
+TEST(CliErrors, MissingDataSetPointsToSetup) {
+  TempDir data, dir;
+  Result r = deepgen({"train", "vae", "--data", "mnist", "--out", dir.file("run"), "--steps", "1",
+                      "--threads", "1"},
+                     {{"DEEPGEN_DATA", data.str()}});
+  EXPECT_TRUE(one_line_error(r, "scripts/setup.sh"));
+}
+
+TEST(CliErrors, UnknownToyDataSet) {
+  TempDir dir;
+  Result r = deepgen({"train", "vae", "--data", "toy:nosuch", "--out", dir.file("run"), "--steps",
+                      "1", "--threads", "1"});
+  EXPECT_TRUE(one_line_error(r, "nosuch"));
+}
+
+TEST(CliErrors, EvalOnMissingRun) {
+  TempDir dir;
+  EXPECT_TRUE(one_line_error(deepgen({"eval", "--run", dir.file("nothing-here")}), "no run"));
+}
+
+TEST(CliErrors, SampleOnMissingRun) {
+  TempDir dir;
+  EXPECT_TRUE(one_line_error(
+      deepgen({"sample", "--run", dir.file("nothing-here"), "--out", dir.file("s.csv")})));
+}
+
+TEST(CliErrors, BadDevice) {
+  TempDir dir;
+  EXPECT_TRUE(one_line_error(
+      deepgen(toy_train(dir.file("run"), {"--steps", "1", "--device", "bogus"})), "bogus"));
+}
+
+TEST(CliErrors, BadHiddenSizes) {
+  TempDir dir;
+  EXPECT_TRUE(one_line_error(
+      deepgen(toy_train(dir.file("run"), {"--steps", "1", "--hidden", "a,b"})), "--hidden"));
+}
+
+TEST(CliErrors, UnknownConfigKey) {
+  TempDir dir;
+  const std::string config = dir.file("config.json");
+  std::ofstream(config) << R"({"model": "vae", "trian": {"steps": 5}})";
+  EXPECT_TRUE(one_line_error(
+      deepgen({"train", "--config", config, "--out", dir.file("run"), "--threads", "1"}), "trian"));
+}
+
+// ---- info --------------------------------------------------------------------------------------
+
+TEST(CliInfo, PrintsOneJsonObject) {
+  Result r = deepgen({"info"});
+  ASSERT_TRUE(succeeded(r));
+  json j = only_json_object(r);
+  for (const char* key : {"version", "libtorch", "device", "threads", "datasets", "models"})
+    EXPECT_TRUE(j.contains(key)) << key << "\n" << describe(r);
+  EXPECT_EQ(j.value("version", ""), deepgen::version());
+  ASSERT_TRUE(j["models"].is_array());
+  EXPECT_NE(std::find(j["models"].begin(), j["models"].end(), "vae"), j["models"].end());
+  ASSERT_TRUE(j["datasets"].is_array());
+  EXPECT_NE(std::find(j["datasets"].begin(), j["datasets"].end(), "toy:moons"),
+            j["datasets"].end());
+}
+
+TEST(CliInfo, EmptyDataRootListsNoFileDataSets) {
+  TempDir data;
+  Result r = deepgen({"info"}, {{"DEEPGEN_DATA", data.str()}});
+  ASSERT_TRUE(succeeded(r));
+  json j = only_json_object(r);
+  ASSERT_TRUE(j["datasets"].is_array());
+  EXPECT_EQ(std::find(j["datasets"].begin(), j["datasets"].end(), "mnist"), j["datasets"].end());
+}
+
+// ---- a trained toy run: files, eval, sample ----------------------------------------------------
+
+// One toy VAE run shared by the tests of this suite (trained once per process).
+class ToyRun : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir;
+    *train_result_ = deepgen(
+        toy_train(run(), {"--steps", "60", "--log-every", "10", "--checkpoint-every", "20"}));
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(succeeded(*train_result_)); }
+  static std::string run() { return dir_->file("run"); }
+  static std::string file(const std::string& name) { return dir_->file(name); }
+  static const Result& train_result() { return *train_result_; }
+
+ private:
+  static TempDir* dir_;
+  static Result* train_result_;
+};
+TempDir* ToyRun::dir_ = nullptr;
+Result* ToyRun::train_result_ = new Result;
+
+TEST_F(ToyRun, TrainWritesTheRunDirectory) {
+  EXPECT_EQ(train_result().out, "") << "train prints results to files, progress to stderr";
+  for (const char* name : {"config.json", "model.safetensors", "checkpoint.pt", "metrics.jsonl",
+                           "eval.json", "samples.csv", "report.html"})
+    EXPECT_TRUE(fs::is_regular_file(run() + "/" + name)) << name;
+  EXPECT_FALSE(fs::exists(run() + "/samples.png")) << "points are written as CSV";
+
+  json config = json::parse(read_text(run() + "/config.json"), nullptr, false);
+  ASSERT_FALSE(config.is_discarded());
+  EXPECT_EQ(config.value("model", ""), "vae");
+  EXPECT_EQ(config["data"].value("spec", ""), "toy:moons");
+  EXPECT_EQ(config["train"].value("steps", 0), 60);
+  EXPECT_EQ(config["model_options"].value("latent", 0), 2);
+  EXPECT_EQ(config["data_shape"], json::array({2}));
+
+  const auto rows = training_rows(run());
+  ASSERT_EQ(rows.size(), 6u) << read_text(run() + "/metrics.jsonl");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].value("step", 0.0), 10.0 * (i + 1));
+    EXPECT_TRUE(std::isfinite(rows[i].value("loss", NAN)));
+  }
+
+  json ev = json::parse(read_text(run() + "/eval.json"), nullptr, false);
+  ASSERT_FALSE(ev.is_discarded());
+  EXPECT_TRUE(std::isfinite(ev["metrics"].value("neg_elbo", NAN)));
+
+  const auto samples = read_csv(run() + "/samples.csv");
+  EXPECT_EQ(samples.size(), 64u);
+  for (const auto& row : samples) EXPECT_EQ(row.size(), 2u);
+
+  const std::string html = read_text(run() + "/report.html");
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("toy:moons"), std::string::npos);
+  // Self-contained: nothing is fetched. The SVG namespace name is an identifier, not a fetch.
+  std::string stripped = html;
+  const std::string svg_ns = "xmlns=\"http://www.w3.org/2000/svg\"";
+  for (size_t at; (at = stripped.find(svg_ns)) != std::string::npos;)
+    stripped.erase(at, svg_ns.size());
+  EXPECT_EQ(stripped.find("http"), std::string::npos)
+      << stripped.substr(stripped.find("http") - std::min<size_t>(stripped.find("http"), 80), 160);
+}
+
+TEST_F(ToyRun, EvalPrintsOneJsonObject) {
+  Result r = deepgen({"eval", "--run", run()});
+  ASSERT_TRUE(succeeded(r));
+  json j = only_json_object(r);
+  ASSERT_TRUE(j.contains("metrics")) << describe(r);
+  EXPECT_TRUE(std::isfinite(j["metrics"].value("neg_elbo", NAN))) << describe(r);
+  EXPECT_TRUE(j.contains("energy_distance")) << describe(r);
+  EXPECT_TRUE(std::isfinite(j.value("energy_distance", NAN))) << describe(r);
+  EXPECT_EQ(j.value("model", ""), "vae");
+  EXPECT_EQ(j.value("data", ""), "toy:moons");
+}
+
+TEST_F(ToyRun, EvalIsDeterministic) {
+  Result a = deepgen({"eval", "--run", run(), "--max-batches", "2"});
+  Result b = deepgen({"eval", "--run", run(), "--max-batches", "2"});
+  ASSERT_TRUE(succeeded(a));
+  ASSERT_TRUE(succeeded(b));
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_EQ(only_json_object(a).value("examples", 0), 2 * 500);
+}
+
+TEST_F(ToyRun, SampleWritesCsvPoints) {
+  const std::string out = file("s.csv");
+  Result r = deepgen({"sample", "--run", run(), "--n", "10", "--out", out});
+  ASSERT_TRUE(succeeded(r));
+  EXPECT_EQ(r.out, "");
+  const auto rows = read_csv(out);
+  ASSERT_EQ(rows.size(), 10u) << read_text(out);
+  for (const auto& row : rows) {
+    ASSERT_EQ(row.size(), 2u);
+    for (double v : row) EXPECT_TRUE(std::isfinite(v));
+  }
+  // Same seed, same samples.
+  const std::string again = file("s2.csv");
+  ASSERT_TRUE(succeeded(deepgen({"sample", "--run", run(), "--n", "10", "--out", again})));
+  EXPECT_EQ(read_text(out), read_text(again));
+}
+
+TEST_F(ToyRun, SamplePngOfPointsIsAnError) {
+  const std::string out = file("s.png");
+  EXPECT_TRUE(
+      one_line_error(deepgen({"sample", "--run", run(), "--n", "10", "--out", out}), ".csv"));
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(ToyRun, SampleNonPositiveCountIsAnError) {
+  EXPECT_TRUE(one_line_error(
+      deepgen({"sample", "--run", run(), "--n", "0", "--out", file("zero.csv")}), "--n"));
+}
+
+TEST_F(ToyRun, ResumeWithDifferentDataIsAnError) {
+  // A copy, so the shared run stays as trained.
+  const std::string copy = file("copy");
+  fs::copy(run(), copy, fs::copy_options::recursive);
+  EXPECT_TRUE(one_line_error(
+      deepgen({"train", "--out", copy, "--resume", "--data", "toy:rings", "--steps", "80"}),
+      "data"));
+  EXPECT_TRUE(one_line_error(
+      deepgen({"train", "--out", copy, "--resume", "--latent", "3", "--steps", "80"}),
+      "model_options"));
+  EXPECT_EQ(read_text(copy + "/model.safetensors"), read_text(run() + "/model.safetensors"))
+      << "a refused resume leaves the run untouched";
+}
+
+TEST_F(ToyRun, ResumeWithoutCheckpointIsAnError) {
+  // A run directory with its config but no checkpoint, and one with nothing at all.
+  const std::string no_ckpt = file("no-checkpoint");
+  fs::create_directories(no_ckpt);
+  fs::copy_file(run() + "/config.json", no_ckpt + "/config.json");
+  EXPECT_TRUE(one_line_error(
+      deepgen({"train", "--out", no_ckpt, "--resume", "--steps", "80", "--threads", "1"}),
+      "checkpoint"));
+  const std::string empty = file("empty");
+  fs::create_directories(empty);
+  EXPECT_TRUE(one_line_error(
+      deepgen({"train", "--out", empty, "--resume", "--steps", "80", "--threads", "1"})));
+}
+
+// ---- exact resume through the CLI --------------------------------------------------------------
+
+TEST(CliResume, ResumedRunMatchesStraightRunBitForBit) {
+  TempDir dir;
+  const std::string a = dir.file("a"), b = dir.file("b");
+  const std::vector<std::string> flags{"--log-every", "10", "--checkpoint-every", "20"};
+  auto with = [&](std::vector<std::string> more) {
+    more.insert(more.end(), flags.begin(), flags.end());
+    return more;
+  };
+  ASSERT_TRUE(succeeded(deepgen(toy_train(a, with({"--steps", "40"})))));
+  Result resumed = deepgen({"train", "--out", a, "--resume", "--steps", "60", "--log-every", "10",
+                            "--checkpoint-every", "20", "--threads", "1"});
+  ASSERT_TRUE(succeeded(resumed));
+  EXPECT_NE(resumed.err.find("resumed from step 40"), std::string::npos) << describe(resumed);
+  ASSERT_TRUE(succeeded(deepgen(toy_train(b, with({"--steps", "60"})))));
+
+  const std::string wa = read_text(a + "/model.safetensors"),
+                    wb = read_text(b + "/model.safetensors");
+  ASSERT_FALSE(wa.empty());
+  EXPECT_TRUE(wa == wb) << "resumed weights differ from the straight run's";
+
+  std::vector<double> steps_a, steps_b;
+  for (const auto& row : training_rows(a)) steps_a.push_back(row["step"].get<double>());
+  for (const auto& row : training_rows(b)) steps_b.push_back(row["step"].get<double>());
+  EXPECT_EQ(steps_a, steps_b);
+  EXPECT_EQ(steps_a, (std::vector<double>{10, 20, 30, 40, 50, 60}));
+  json config = json::parse(read_text(a + "/config.json"), nullptr, false);
+  ASSERT_FALSE(config.is_discarded());
+  EXPECT_EQ(config["train"].value("steps", 0), 60);
+  EXPECT_EQ(config["model_options"].value("hidden", json()), json::array({32}));
+}
+
+// ---- interruption ------------------------------------------------------------------------------
+
+TEST(CliInterrupt, SigtermCheckpointsAndResumeContinues) {
+  TempDir dir;
+  const std::string run = dir.file("run");
+  Process p(
+      toy_train(run, {"--steps", "100000", "--log-every", "10", "--checkpoint-every", "100000"}));
+  ASSERT_TRUE(p.started());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(run + "/metrics.jsonl") && p.running() &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(p.running()) << describe(p.wait(1));
+  ASSERT_TRUE(fs::exists(run + "/metrics.jsonl")) << "no metrics within 60 s";
+  p.signal(SIGTERM);
+  Result r = p.wait();
+  ASSERT_FALSE(r.timed_out) << describe(r);
+  EXPECT_EQ(r.code, 130) << describe(r);
+  EXPECT_TRUE(fs::is_regular_file(run + "/checkpoint.pt"));
+  EXPECT_TRUE(fs::is_regular_file(run + "/model.safetensors"));
+  EXPECT_NE(r.err.find("--resume"), std::string::npos) << describe(r);
+  EXPECT_FALSE(fs::exists(run + "/report.html")) << "an interrupted run writes no report";
+
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.err, m, std::regex("interrupted at step ([0-9]+)")))
+      << describe(r);
+  const int64_t step = std::stoll(m[1]);
+  ASSERT_GT(step, 0);
+  ASSERT_LT(step, 100000);
+
+  const std::string target = std::to_string(step + 20);
+  Result resumed = deepgen({"train", "--out", run, "--resume", "--steps", target});
+  ASSERT_TRUE(succeeded(resumed));
+  EXPECT_NE(resumed.err.find("resumed from step " + std::to_string(step)), std::string::npos)
+      << describe(resumed);
+  const auto rows = training_rows(run);
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.back().value("step", 0.0), static_cast<double>(step + 20));
+  for (size_t i = 1; i < rows.size(); ++i)
+    EXPECT_LT(rows[i - 1]["step"].get<double>(), rows[i]["step"].get<double>())
+        << "metrics rows out of order after resume";
+  EXPECT_TRUE(fs::is_regular_file(run + "/report.html"));
+}
+
+// ---- images (only with the real data set) -------------------------------------------------------
+
+TEST(CliImages, MnistRunWritesImagesAndReport) {
+  const Env default_root{{"DEEPGEN_DATA", std::nullopt}};
+  Result info = deepgen({"info"}, default_root);
+  ASSERT_TRUE(succeeded(info));
+  json j = only_json_object(info);
+  const json& sets = j["datasets"];
+  if (!sets.is_array() || std::find(sets.begin(), sets.end(), "mnist") == sets.end())
+    GTEST_SKIP() << "MNIST is not in the default data root (run scripts/setup.sh)";
+
+  TempDir dir;
+  const std::string run = dir.file("run");
+  Result r = deepgen({"train", "vae", "--data", "mnist", "--steps", "30", "--batch", "64", "--out",
+                      run, "--threads", "1"},
+                     default_root);
+  ASSERT_TRUE(succeeded(r));
+  EXPECT_TRUE(is_png(run + "/samples.png"));
+  EXPECT_TRUE(is_png(run + "/reconstructions.png"));
+  EXPECT_FALSE(fs::exists(run + "/samples.csv"));
+  EXPECT_NE(read_text(run + "/report.html").find("data:image/png"), std::string::npos);
+
+  ASSERT_TRUE(succeeded(
+      deepgen({"sample", "--run", run, "--n", "9", "--out", dir.file("s.png")}, default_root)));
+  EXPECT_TRUE(is_png(dir.file("s.png")));
+  EXPECT_TRUE(one_line_error(
+      deepgen({"sample", "--run", run, "--n", "9", "--out", dir.file("s.csv")}, default_root),
+      ".png"));
+}
+
+}  // namespace

@@ -1,0 +1,164 @@
+#include "deepgen/train/checkpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "deepgen/core/error.h"
+#include "deepgen/core/rng.h"
+#include "deepgen/io/files.h"
+#include "deepgen/train/ema.h"
+#include "deepgen/train/optim.h"
+#include "deepgen/train/trainer.h"
+#include "support/temp_dir.h"
+#include "toy_model.h"
+
+namespace deepgen::testing {
+namespace {
+
+// A few real Adam steps so the optimiser holds non-trivial moments.
+void take_steps(ToyDenoiser& m, torch::optim::Optimizer& opt, train::Ema* ema, int n) {
+  auto d = toy_points(16);
+  for (int i = 0; i < n; ++i) {
+    opt.zero_grad();
+    m.loss(d.x).loss.backward();
+    opt.step();
+    if (ema) ema->update(m.module());
+  }
+}
+
+TEST(Checkpoint, RoundTripRestoresEverything) {
+  TempDir dir;
+  const std::string path = dir.file("c.pt");
+  torch::manual_seed(1);
+  ToyDenoiser a;
+  auto opt_a = train::make_optimizer({}, a.module());
+  train::Ema ema_a(a.module(), 0.5);
+  take_steps(a, *opt_a, &ema_a, 3);
+  at::Tensor rng = global_rng_state();
+  train::save_checkpoint(path, a.module(), &ema_a, *opt_a, {42, rng});
+
+  torch::manual_seed(2);  // different initial weights
+  ToyDenoiser b;
+  auto opt_b = train::make_optimizer({}, b.module());
+  train::Ema ema_b(b.module(), 0.5);
+  torch::randn({5});  // move the generator away
+  auto state = train::load_checkpoint(path, b.module(), &ema_b, *opt_b);
+  EXPECT_EQ(state.step, 42);
+  EXPECT_TRUE(torch::equal(state.rng, rng));
+  EXPECT_TRUE(torch::equal(flat_parameters(a.module()), flat_parameters(b.module())));
+  for (size_t i = 0; i < ema_a.shadow().size(); ++i)
+    EXPECT_TRUE(torch::equal(ema_a.shadow()[i], ema_b.shadow()[i]));
+
+  // The restored optimiser continues exactly: one more identical step on both sides.
+  set_global_rng_state(rng);
+  take_steps(a, *opt_a, nullptr, 1);
+  set_global_rng_state(rng);
+  take_steps(b, *opt_b, nullptr, 1);
+  EXPECT_TRUE(torch::equal(flat_parameters(a.module()), flat_parameters(b.module())));
+}
+
+TEST(Checkpoint, CorruptFileIsAnErrorNamingIt) {
+  TempDir dir;
+  const std::string path = dir.file("broken.pt");
+  io::write_file_atomic(path, "not a checkpoint");
+  ToyDenoiser m;
+  auto opt = train::make_optimizer({}, m.module());
+  try {
+    train::load_checkpoint(path, m.module(), nullptr, *opt);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("broken.pt"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Checkpoint, DifferentArchitectureIsAnError) {
+  TempDir dir;
+  const std::string path = dir.file("c.pt");
+  ToyDenoiser small(3);
+  auto opt = train::make_optimizer({}, small.module());
+  train::save_checkpoint(path, small.module(), nullptr, *opt, {1, global_rng_state()});
+  ToyDenoiser big(5);
+  auto opt_big = train::make_optimizer({}, big.module());
+  EXPECT_THROW(train::load_checkpoint(path, big.module(), nullptr, *opt_big), Error);
+}
+
+TEST(Weights, SafetensorsRoundTripAndShapeCheck) {
+  TempDir dir;
+  const std::string path = dir.file("w.safetensors");
+  torch::manual_seed(1);
+  ToyDenoiser a;
+  train::save_weights(path, a.module());
+  torch::manual_seed(2);
+  ToyDenoiser b;
+  ASSERT_FALSE(torch::equal(flat_parameters(a.module()), flat_parameters(b.module())));
+  train::load_weights(path, b.module());
+  EXPECT_TRUE(torch::equal(flat_parameters(a.module()), flat_parameters(b.module())));
+  ToyDenoiser other(4);
+  try {
+    train::load_weights(path, other.module());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("w.safetensors"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("shape"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Ema, UpdateIsThePolyakAverageAndSwapIsAnInvolution) {
+  torch::manual_seed(1);
+  ToyDenoiser m;
+  train::Ema ema(m.module(), 0.75);
+  at::Tensor old_shadow = torch::cat({ema.shadow()[0].flatten()}).clone();
+  {
+    torch::NoGradGuard g;
+    for (auto& p : m.module().parameters()) p.add_(1.0);
+  }
+  ema.update(m.module());
+  at::Tensor p0 = m.module().parameters()[0].detach().flatten();
+  // 0.75·old + 0.25·(old + 1) = old + 0.25, to float32 rounding.
+  EXPECT_TRUE(torch::allclose(ema.shadow()[0].flatten(), old_shadow + 0.25, 0, 1e-6));
+  at::Tensor before = flat_parameters(m.module()).clone();
+  ema.swap(m.module());
+  EXPECT_FALSE(torch::equal(before, flat_parameters(m.module())));
+  ema.swap(m.module());
+  EXPECT_TRUE(torch::equal(before, flat_parameters(m.module())));
+  EXPECT_THROW(train::Ema(m.module(), 1.0), Error);
+}
+
+TEST(Schedule, WarmupCosineAndConstant) {
+  train::OptimizerOptions o;
+  o.lr = 1.0;
+  EXPECT_DOUBLE_EQ(train::learning_rate(o, 0, 100), 1.0);
+  o.warmup = 10;
+  EXPECT_DOUBLE_EQ(train::learning_rate(o, 0, 100), 0.1);
+  EXPECT_DOUBLE_EQ(train::learning_rate(o, 9, 100), 1.0);
+  o.schedule = "cosine";
+  o.min_lr_factor = 0.1;
+  EXPECT_DOUBLE_EQ(train::learning_rate(o, 10, 110), 1.0);
+  EXPECT_NEAR(train::learning_rate(o, 60, 110), 0.55, 1e-12);  // half-way: (1 + 0.1) / 2
+  EXPECT_NEAR(train::learning_rate(o, 110, 110), 0.1, 1e-12);
+  o.schedule = "linear";
+  EXPECT_THROW(train::validate(o), Error);
+}
+
+TEST(Evaluate, WeightedMeanOverUnevenBatches) {
+  torch::manual_seed(1);
+  ToyDenoiser m;
+  auto d = toy_points(10);
+  // Noise is drawn per batch, so compare with an evaluation whose noise is zero: the sample
+  // mean of per-batch means weighted by size equals the full-batch mean.
+  struct NoNoise : ToyDenoiser {
+    train::LossOutput evaluate(const at::Tensor& x) override {
+      at::Tensor l = (net()->forward(x) - x).pow(2).mean();
+      return {l, {}};
+    }
+  } exact;
+  auto full = train::evaluate(exact, d, 10, c10::Device(c10::kCPU));
+  auto split = train::evaluate(exact, d, 4, c10::Device(c10::kCPU));  // batches 4, 4, 2
+  EXPECT_NEAR(full.at("loss"), split.at("loss"), 1e-6);
+  auto first = train::evaluate(exact, d, 4, c10::Device(c10::kCPU), 1);
+  EXPECT_GT(std::abs(first.at("loss") - full.at("loss")), 0.0);
+}
+
+}  // namespace
+}  // namespace deepgen::testing
