@@ -118,6 +118,12 @@ int train_command(CLI::App* cmd, const TrainFlags& f) {
   const json patch = train_overrides(cmd, f);
   json base = json::object();
   if (f.resume) {
+    // Checked before anything runs: a run dir without a checkpoint must fail with one line and
+    // leave its config.json as it was.
+    const std::string checkpoint = deepgen::train::checkpoint_path(f.out);
+    if (!deepgen::io::file_exists(checkpoint))
+      throw deepgen::Error("no checkpoint at " + checkpoint + ": nothing to resume in " + f.out +
+                           " (drop --resume to start a new run)");
     base = read_json_file(f.out + "/config.json");
     for (const char* key : {"model", "data", "model_options"})
       if (patch.contains(key) && merged(base[key], patch[key]) != base[key])

@@ -334,24 +334,24 @@ class ToyRun : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir;
-    *train_result_ = deepgen(
+    train_result_ = deepgen(
         toy_train(run(), {"--steps", "60", "--log-every", "10", "--checkpoint-every", "20"}));
   }
   static void TearDownTestSuite() {
     delete dir_;
     dir_ = nullptr;
   }
-  void SetUp() override { ASSERT_TRUE(succeeded(*train_result_)); }
+  void SetUp() override { ASSERT_TRUE(succeeded(train_result_)); }
   static std::string run() { return dir_->file("run"); }
   static std::string file(const std::string& name) { return dir_->file(name); }
-  static const Result& train_result() { return *train_result_; }
+  static const Result& train_result() { return train_result_; }
 
  private:
   static TempDir* dir_;
-  static Result* train_result_;
+  static Result train_result_;
 };
 TempDir* ToyRun::dir_ = nullptr;
-Result* ToyRun::train_result_ = new Result;
+Result ToyRun::train_result_;
 
 TEST_F(ToyRun, TrainWritesTheRunDirectory) {
   EXPECT_EQ(train_result().out, "") << "train prints results to files, progress to stderr";
@@ -467,6 +467,9 @@ TEST_F(ToyRun, ResumeWithoutCheckpointIsAnError) {
   EXPECT_TRUE(one_line_error(
       deepgen({"train", "--out", no_ckpt, "--resume", "--steps", "80", "--threads", "1"}),
       "checkpoint"));
+  EXPECT_EQ(read_text(no_ckpt + "/config.json"), read_text(run() + "/config.json"))
+      << "a refused resume leaves config.json as it was";
+  EXPECT_FALSE(fs::exists(no_ckpt + "/metrics.jsonl"));
   const std::string empty = file("empty");
   fs::create_directories(empty);
   EXPECT_TRUE(one_line_error(
