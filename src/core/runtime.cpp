@@ -60,11 +60,15 @@ ThreadSettings default_thread_settings() {
   return s;
 }
 
+void apply_thread_settings(const ThreadSettings& s) {
+  at::set_num_threads(s.intra_op);
+  if (SetThreads set = blas_setter()) set(s.blas);
+}
+
 ThreadSettings apply_threads(int threads) {
   ThreadSettings s = default_thread_settings();
   if (threads > 0) s.intra_op = threads;
-  at::set_num_threads(s.intra_op);
-  if (SetThreads set = blas_setter()) set(s.blas);
+  apply_thread_settings(s);
   return s;
 }
 

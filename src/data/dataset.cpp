@@ -100,21 +100,13 @@ Splits load_idx_set(const std::string& name, const std::string& root) {
   return {idx_split(name, dir, "train"), idx_split(name, dir, "t10k")};
 }
 
-// Distinct, well-mixed generator seeds for the two toy splits (the CPU generator keeps only the
-// low 32 bits of its seed).
-uint64_t split_seed(uint64_t seed, uint64_t split) {
-  uint64_t x = seed * 0x9e3779b97f4a7c15ULL + split * 0xbf58476d1ce4e5b9ULL + 1;
-  x = (x ^ (x >> 31)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 29);
-}
-
 Splits load_toy(const std::string& name, const DataOptions& options) {
   Splits s;
   const std::pair<Dataset*, int64_t> parts[] = {{&s.train, options.toy_train},
                                                 {&s.test, options.toy_test}};
   uint64_t split = 0;
   for (const auto& [d, n] : parts) {
-    at::Generator gen = make_generator(split_seed(options.seed, split++));
+    at::Generator gen = make_generator(mix_seed(options.seed, split++));
     d->x = sample_toy(name, n, gen);
     d->kind = Kind::points;
   }
@@ -137,7 +129,7 @@ Splits split_rows(const std::string& name, Kind kind, const at::Tensor& x,
                   const DataOptions& options) {
   const int64_t n = x.size(0);
   const int64_t k = test_count(n, options.test_fraction);
-  at::Generator gen = make_generator(split_seed(options.seed, 2));
+  at::Generator gen = make_generator(mix_seed(options.seed, 2));
   const at::Tensor perm = at::randperm(n, gen, at::kLong);
   // Sorted so each split keeps the on-disk order (file names, CSV lines).
   const at::Tensor test_idx = std::get<0>(perm.slice(0, 0, k).sort());

@@ -8,15 +8,6 @@
 namespace deepgen::data {
 namespace {
 
-// splitmix64 finaliser: the CPU generator keeps only the low 32 bits of its seed, so (seed, epoch)
-// is hashed until every input bit reaches those low bits.
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 void require(bool ok, const std::string& message) {
   if (!ok) throw Error("batch sampler: " + message);
 }
@@ -25,7 +16,7 @@ void require(bool ok, const std::string& message) {
 
 at::Tensor epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) {
   if (n <= 0) throw Error("epoch_permutation: data set is empty");
-  at::Generator gen = make_generator(splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(epoch)));
+  at::Generator gen = make_generator(mix_seed(seed, static_cast<uint64_t>(epoch) + 1));
   return at::randperm(n, gen, at::kLong);
 }
 

@@ -113,7 +113,7 @@ class Run {
       io::truncate_metrics(metrics, static_cast<double>(step_));
       message("resumed from step " + std::to_string(step_) + " of " + std::to_string(total_));
     } else {
-      seed_global(o_.seed * 0x9E3779B97F4A7C15ULL + 1);
+      seed_global(mix_seed(o_.seed, 1));
       std::filesystem::remove(metrics);
     }
   }

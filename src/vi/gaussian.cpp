@@ -24,7 +24,9 @@ at::Tensor gaussian_log_prob(const at::Tensor& x, const at::Tensor& mean, const 
 }
 
 at::Tensor bernoulli_log_prob(const at::Tensor& x, const at::Tensor& logits) {
-  return x * logits - torch::softplus(logits);
+  // softplus written out: torch::softplus switches to the identity above 20, which is off by
+  // up to ~2e-9 in float64.
+  return x * logits - (torch::relu(logits) + torch::log1p(torch::exp(-logits.abs())));
 }
 
 }  // namespace deepgen::vi

@@ -27,6 +27,7 @@ void validate(const VaeOptions& o) {
   if (o.latent() <= 0) throw Error("vae: --latent must be positive");
   for (int64_t h : o.hidden())
     if (h <= 0) throw Error("vae: --hidden sizes must be positive");
+  nn::activate(o.activation(), torch::zeros({1}));  // throws on an unknown name
   if (o.likelihood() != "gaussian" && o.likelihood() != "bernoulli")
     throw Error("vae: unknown --likelihood '" + o.likelihood() + "': use gaussian or bernoulli");
   if (o.sigma() < 0) throw Error("vae: --sigma must be > 0 (fixed) or 0 (learned)");

@@ -8,6 +8,9 @@
 
 namespace deepgen {
 
+// LibTorch's CPU generator keeps only 32 bits of a seed, so seeds are mixed (splitmix64) first:
+// seeds that differ only in their high bits still give different streams.
+uint64_t mix_seed(uint64_t seed, uint64_t stream = 0);
 at::Generator make_generator(uint64_t seed);  // CPU generator
 // Seeds the global CPU (and CUDA) generators: ops without an explicit generator draw from them.
 void seed_global(uint64_t seed);

@@ -1,0 +1,345 @@
+#include "deepgen/vi/vae.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "deepgen/core/error.h"
+#include "deepgen/core/rng.h"
+
+namespace deepgen::vi {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+VaeOptions small_options(std::vector<int64_t> shape) {
+  return VaeOptions(std::move(shape)).hidden({8}).latent(3).activation("tanh");
+}
+
+bool has_name(const std::vector<std::string>& keys, const std::string& name) {
+  return std::find(keys.begin(), keys.end(), name) != keys.end();
+}
+
+// −ELBO of MATH 1.4 computed by hand, in float64, from the module's own encoder/decoder outputs:
+// ||x − f(z)||²/(2σ²) + (D/2) log(2πσ²) and ½Σ(μ² + σ_q² − 1 − log σ_q²).
+struct HandElbo {
+  at::Tensor recon, kl;
+};
+HandElbo hand_neg_elbo(Vae& vae, const at::Tensor& x, const at::Tensor& eps) {
+  torch::NoGradGuard no_grad;
+  auto [mu32, lv32] = vae->encode(x);
+  const at::Tensor mu = mu32.to(at::kDouble), lv = lv32.to(at::kDouble);
+  const at::Tensor z = mu32 + (0.5 * lv32).exp() * eps;  // the decoder takes the module dtype
+  const at::Tensor f = vae->decode(z).to(at::kDouble).reshape({x.size(0), -1});
+  const at::Tensor xd = x.to(at::kDouble).reshape({x.size(0), -1});
+  const double sigma = vae->log_sigma().exp().item<double>();
+  const double d = static_cast<double>(xd.size(1));
+  const at::Tensor recon = (xd - f).pow(2).sum(1) / (2.0 * sigma * sigma) +
+                           0.5 * d * std::log(2.0 * kPi * sigma * sigma);
+  const at::Tensor kl = 0.5 * (mu.pow(2) + lv.exp() - 1.0 - lv).sum(1);
+  return {recon, kl};
+}
+
+// Relative closeness with an absolute floor for values near zero.
+void expect_close(const at::Tensor& got, const at::Tensor& want, double rel, const char* what) {
+  const at::Tensor g = got.to(at::kDouble), w = want.to(at::kDouble);
+  ASSERT_EQ(g.sizes(), w.sizes()) << what;
+  const double err = ((g - w).abs() / (w.abs() + 1.0)).max().item<double>();
+  EXPECT_LT(err, rel) << what << "\n got " << g << "\n want " << w;
+}
+
+TEST(Vae, NegativeElboMatchesMath14FixedSigma) {
+  torch::manual_seed(1);
+  Vae vae(small_options({5}).sigma(0.7).mean_activation("identity"));
+  const at::Tensor x = torch::randn({4, 5});
+  const at::Tensor eps = torch::randn({4, 3});
+  const NegElbo t = vae->negative_elbo(x, eps);
+  const HandElbo h = hand_neg_elbo(vae, x, eps);
+  EXPECT_EQ(t.recon.sizes(), (at::IntArrayRef{4}));
+  EXPECT_EQ(t.kl.sizes(), (at::IntArrayRef{4}));
+  // float32 module vs a float64 hand computation over ≤ 5 terms: rounding is ~1e-6 relative,
+  // so 1e-4 (relative, absolute floor 1) is a safe bound that still catches any wrong term.
+  expect_close(t.recon, h.recon, 1e-4, "recon");
+  expect_close(t.kl, h.kl, 1e-4, "kl");
+  expect_close(t.total(), h.recon + h.kl, 1e-4, "total");
+  // The eps actually matters: another eps gives another reconstruction term.
+  const NegElbo other = vae->negative_elbo(x, eps + 1.0);
+  EXPECT_GT((other.recon - t.recon).abs().max().item<double>(), 1e-3);
+  EXPECT_TRUE(other.kl.equal(t.kl));  // the closed-form KL does not depend on eps
+}
+
+TEST(Vae, NegativeElboMatchesMath14LearnedSigmaImages) {
+  torch::manual_seed(2);
+  // Image-shaped data through the sigmoid mean; σ learned (started at 0.3).
+  Vae vae(small_options({1, 3, 3}).sigma(0.0).sigma_init(0.3));
+  EXPECT_NEAR(vae->log_sigma().item<double>(), std::log(0.3), 1e-6);
+  const at::Tensor x = torch::rand({6, 1, 3, 3});
+  const at::Tensor eps = torch::randn({6, 3});
+  const NegElbo t = vae->negative_elbo(x, eps);
+  const HandElbo h = hand_neg_elbo(vae, x, eps);
+  expect_close(t.recon, h.recon, 1e-4, "recon");  // same float32-vs-float64 bound as above
+  expect_close(t.kl, h.kl, 1e-4, "kl");
+  const at::Tensor mean = vae->decode(torch::randn({6, 3}));
+  EXPECT_EQ(mean.sizes(), x.sizes());
+  EXPECT_GE(mean.min().item<float>(), 0.0f);  // sigmoid mean
+  EXPECT_LE(mean.max().item<float>(), 1.0f);
+}
+
+TEST(Vae, DefaultEpsIsDrawnFromTheGlobalGenerator) {
+  torch::manual_seed(3);
+  Vae vae(small_options({5}).sigma(0.5).mean_activation("identity"));
+  const at::Tensor x = torch::randn({4, 5});
+  torch::manual_seed(99);
+  const NegElbo drawn = vae->negative_elbo(x);
+  torch::manual_seed(99);
+  const NegElbo given = vae->negative_elbo(x, torch::randn({4, 3}));
+  EXPECT_TRUE(drawn.recon.equal(given.recon));
+  EXPECT_TRUE(drawn.kl.equal(given.kl));
+}
+
+TEST(Vae, BernoulliReconIsBceWithLogitsSum) {
+  torch::manual_seed(4);
+  Vae vae(small_options({1, 4, 4}).likelihood("bernoulli"));
+  const at::Tensor x = (torch::rand({5, 1, 4, 4}) > 0.5).to(at::kFloat);
+  const at::Tensor eps = torch::randn({5, 3});
+  const NegElbo t = vae->negative_elbo(x, eps);
+  torch::NoGradGuard no_grad;
+  auto [mu, lv] = vae->encode(x);
+  const at::Tensor logits = vae->decode(mu + (0.5 * lv).exp() * eps);
+  // The Bernoulli decoder output is raw logits: no sigmoid, even with mean_activation=sigmoid.
+  EXPECT_LT(logits.min().item<float>(), 0.0f);
+  const at::Tensor bce =
+      torch::binary_cross_entropy_with_logits(logits, x, {}, {}, at::Reduction::None)
+          .reshape({5, -1})
+          .sum(1);
+  expect_close(t.recon, bce, 1e-5, "bernoulli recon");  // float32, 16 terms: 1e-5 relative
+  const at::Tensor kl = 0.5 * (mu.pow(2) + lv.exp() - 1.0 - lv).sum(1);
+  expect_close(t.kl, kl, 1e-5, "bernoulli kl");
+}
+
+TEST(Vae, FixedSigmaIsBufferLearnedSigmaIsTrainedParameter) {
+  torch::manual_seed(5);
+  Vae fixed(small_options({4}).sigma(0.7));
+  EXPECT_FALSE(has_name(fixed->named_parameters().keys(), "log_sigma"));
+  EXPECT_TRUE(has_name(fixed->named_buffers().keys(), "log_sigma"));
+  EXPECT_FALSE(fixed->named_buffers()["log_sigma"].requires_grad());
+  EXPECT_NEAR(fixed->log_sigma().item<double>(), std::log(0.7), 1e-6);
+
+  Vae learned(small_options({4}).sigma(0.0).sigma_init(0.2).mean_activation("identity"));
+  EXPECT_TRUE(has_name(learned->named_parameters().keys(), "log_sigma"));
+  EXPECT_FALSE(has_name(learned->named_buffers().keys(), "log_sigma"));
+  const at::Tensor x = torch::randn({8, 4});
+  const at::Tensor eps = torch::randn({8, 3});
+  learned->negative_elbo(x, eps).total().sum().backward();
+  const at::Tensor g = learned->named_parameters()["log_sigma"].grad();
+  ASSERT_TRUE(g.defined());
+  // Analytic: ∂/∂logσ [||r||²/(2σ²) + D logσ + const] = D − ||r||²/σ², summed over the batch.
+  torch::NoGradGuard no_grad;
+  auto [mu, lv] = learned->encode(x);
+  const at::Tensor r2 = (x - learned->decode(mu + (0.5 * lv).exp() * eps)).pow(2).sum(1);
+  const double sigma2 = std::pow(learned->log_sigma().exp().item<double>(), 2);
+  const double expected = (4.0 - r2.to(at::kDouble) / sigma2).sum().item<double>();
+  EXPECT_NE(g.item<double>(), 0.0);
+  // float32 sums of O(100) terms: 1e-4 relative.
+  EXPECT_NEAR(g.item<double>(), expected, 1e-4 * (std::abs(expected) + 1.0));
+}
+
+// Differential entropy of N(0, Σ) in nats: ½ log((2πe)^D det Σ).
+double gaussian_entropy(const std::vector<double>& variances) {
+  double h = 0;
+  for (double v : variances) h += 0.5 * std::log(2.0 * kPi * std::exp(1.0) * v);
+  return h;
+}
+
+TEST(Vae, TrainingOnGaussianToyLowersBoundAboveDataEntropy) {
+  torch::manual_seed(6);
+  at::Generator gen = make_generator(123);
+  const at::Tensor scale = torch::tensor({2.0f, 0.5f});  // x ~ N(0, diag(4, 0.25))
+  auto data = [&](int64_t n) { return at::randn({n, 2}, gen, at::kFloat) * scale; };
+
+  Vae vae(VaeOptions({2})
+              .hidden({32})
+              .latent(2)
+              .activation("tanh")
+              .sigma(0.0)
+              .sigma_init(0.5)
+              .mean_activation("identity"));
+  const at::Tensor test = data(20000);
+  auto eval = [&](at::Tensor* per_example) {
+    torch::NoGradGuard no_grad;
+    at::Tensor v = vae->negative_elbo(test).total().to(at::kDouble);
+    if (per_example) *per_example = v;
+    return v.mean().item<double>();
+  };
+  const double before = eval(nullptr);
+
+  torch::optim::Adam opt(vae->parameters(), torch::optim::AdamOptions(1e-2));
+  for (int step = 0; step < 300; ++step) {
+    opt.zero_grad();
+    const at::Tensor loss = vae->negative_elbo(data(256)).total().mean();
+    loss.backward();
+    opt.step();
+  }
+  at::Tensor per_example;
+  const double after = eval(&per_example);
+  const double entropy = gaussian_entropy({4.0, 0.25});  // = log(2πe) ≈ 2.838 nats
+  const double se = per_example.std().item<double>() / std::sqrt(20000.0);
+
+  RecordProperty("neg_elbo_before", std::to_string(before));
+  RecordProperty("neg_elbo_after", std::to_string(after));
+  RecordProperty("se", std::to_string(se));
+  // Training must reduce the bound substantially.
+  EXPECT_LT(after, before - 1.0) << "before " << before << " after " << after;
+  // E_data[−ELBO] ≥ E_data[−log p_θ(x)] (cross-entropy) ≥ H(p_data). The test estimate has MC
+  // error from both the data and eps draws; 5 standard errors of the per-example mean bound it.
+  EXPECT_GE(after, entropy - 5.0 * se) << "entropy " << entropy << " se " << se;
+  // And 300 steps get near the optimum (measured ≈ entropy + 0.05; 0.5 leaves room).
+  EXPECT_LT(after, entropy + 0.5);
+}
+
+TEST(VaeOptionsJson, RoundTripsEveryField) {
+  VaeOptions o({1, 28, 28});
+  o.hidden({64, 32})
+      .latent(7)
+      .activation("silu")
+      .likelihood("bernoulli")
+      .sigma(0.25)
+      .sigma_init(0.05)
+      .mean_activation("identity")
+      .beta(0.5)
+      .dynamic_binarization(false);
+  const std::string text = to_json(o);
+  const VaeOptions r = vae_options_from_json(text, {1, 28, 28});
+  EXPECT_EQ(r.data_shape(), (std::vector<int64_t>{1, 28, 28}));
+  EXPECT_EQ(r.hidden(), (std::vector<int64_t>{64, 32}));
+  EXPECT_EQ(r.latent(), 7);
+  EXPECT_EQ(r.activation(), "silu");
+  EXPECT_EQ(r.likelihood(), "bernoulli");
+  EXPECT_EQ(r.sigma(), 0.25);
+  EXPECT_EQ(r.sigma_init(), 0.05);
+  EXPECT_EQ(r.mean_activation(), "identity");
+  EXPECT_EQ(r.beta(), 0.5);
+  EXPECT_FALSE(r.dynamic_binarization());
+  EXPECT_EQ(to_json(r), text);
+  // Every option is written (nothing silently dropped from config.json).
+  EXPECT_EQ(nlohmann::json::parse(text).size(), 9u);
+}
+
+TEST(VaeOptionsJson, EmptyAndPartialUseDefaults) {
+  const VaeOptions d({2});
+  const VaeOptions e = vae_options_from_json("", {2});
+  EXPECT_EQ(to_json(e), to_json(d));
+  EXPECT_EQ(to_json(vae_options_from_json("{}", {2})), to_json(d));
+  const VaeOptions p = vae_options_from_json(R"({"latent": 4})", {2});
+  EXPECT_EQ(p.latent(), 4);
+  EXPECT_EQ(p.hidden(), d.hidden());
+}
+
+TEST(VaeOptionsJson, RejectsUnknownKeysAndBadValues) {
+  const std::vector<std::string> bad{
+      R"({"latnt": 3})",                     // unknown key
+      R"({"latent": 0})",                    // not positive
+      R"({"latent": "four"})",               // wrong type
+      R"({"hidden": [16, 0]})",              // non-positive width
+      R"({"hidden": 16})",                   // wrong type
+      R"({"likelihood": "poisson"})",        // unknown likelihood
+      R"({"sigma": -0.1})",                  // negative σ
+      R"({"sigma_init": 0})",                // σ init must be positive
+      R"({"mean_activation": "relu"})",      // only sigmoid | identity
+      R"({"beta": -1})",                     // negative β
+      R"({"dynamic_binarization": "yes"})",  // wrong type
+      R"({"latent": 3)",                     // malformed JSON
+      R"([1, 2])",                           // not an object
+  };
+  for (const auto& text : bad) EXPECT_THROW(vae_options_from_json(text, {2}), Error) << text;
+  EXPECT_THROW(vae_options_from_json("{}", {}), Error);      // empty data shape
+  EXPECT_THROW(vae_options_from_json("{}", {2, 0}), Error);  // zero-sized data shape
+  // The error names the offending key.
+  try {
+    vae_options_from_json(R"({"latnt": 3})", {2});
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("latnt"), std::string::npos) << e.what();
+  }
+  // An unknown activation passes the JSON check but is rejected when the model is built.
+  const VaeOptions act = vae_options_from_json(R"({"activation": "gelu"})", {2});
+  EXPECT_THROW(Vae{act}, Error);
+}
+
+TEST(VaeModel, SampleShapesAndNoiseModel) {
+  const int64_t n = 5;
+  {
+    torch::manual_seed(7);
+    VaeModel images(small_options({1, 4, 4}));
+    EXPECT_EQ(images.name(), "vae");
+    torch::manual_seed(8);
+    const at::Tensor s = images.sample(n);
+    EXPECT_EQ(s.sizes(), (at::IntArrayRef{n, 1, 4, 4}));
+    // Images: the decoder mean of z ~ N(0, I), no pixel noise.
+    torch::manual_seed(8);
+    const at::Tensor mean = images.vae()->decode(torch::randn({n, 3}));
+    EXPECT_TRUE(s.equal(mean));
+  }
+  {
+    torch::manual_seed(9);
+    VaeModel bern(small_options({1, 4, 4}).likelihood("bernoulli"));
+    const at::Tensor s = bern.sample(n);
+    EXPECT_EQ(s.sizes(), (at::IntArrayRef{n, 1, 4, 4}));
+    EXPECT_GE(s.min().item<float>(), 0.0f);  // probabilities
+    EXPECT_LE(s.max().item<float>(), 1.0f);
+  }
+  {
+    torch::manual_seed(10);
+    VaeModel points(small_options({2}).sigma(0.5).mean_activation("identity"));
+    torch::manual_seed(11);
+    const at::Tensor s = points.sample(n);
+    EXPECT_EQ(s.sizes(), (at::IntArrayRef{n, 2}));
+    // Other data: x = f(z) + σ·noise, with z then noise drawn from the global generator.
+    torch::manual_seed(11);
+    const at::Tensor mean = points.vae()->decode(torch::randn({n, 3}));
+    const at::Tensor noise = torch::randn_like(mean);
+    EXPECT_LT((s - (mean + 0.5 * noise)).abs().max().item<float>(), 1e-5f);  // float32 rounding
+    EXPECT_GT((s - mean).abs().max().item<float>(), 1e-3f);
+  }
+}
+
+TEST(VaeModel, ReconstructIsDecoderMeanAtPosteriorMean) {
+  torch::manual_seed(12);
+  VaeModel m(small_options({1, 4, 4}));
+  const at::Tensor x = torch::rand({3, 1, 4, 4});
+  const at::Tensor r = m.reconstruct(x);
+  EXPECT_EQ(r.sizes(), x.sizes());
+  EXPECT_TRUE(r.equal(m.vae()->decode(m.vae()->encode(x).first)));
+
+  torch::manual_seed(13);
+  VaeModel b(small_options({1, 4, 4}).likelihood("bernoulli"));
+  const at::Tensor rb = b.reconstruct(x);
+  EXPECT_EQ(rb.sizes(), x.sizes());
+  EXPECT_TRUE(rb.allclose(torch::sigmoid(b.vae()->decode(b.vae()->encode(x).first))));
+}
+
+TEST(VaeModel, LossWeightsKlByBetaEvaluateDoesNot) {
+  torch::manual_seed(14);
+  VaeModel m(small_options({3}).sigma(0.5).mean_activation("identity").beta(0.25));
+  const at::Tensor x = torch::randn({16, 3});
+  torch::manual_seed(15);
+  const train::LossOutput loss = m.loss(x);
+  torch::manual_seed(15);
+  const NegElbo t = m.vae()->negative_elbo(x);
+  const double recon = t.recon.mean().item<double>(), kl = t.kl.mean().item<double>();
+  EXPECT_NEAR(loss.loss.item<double>(), recon + 0.25 * kl, 1e-5 * (std::abs(recon) + 1));
+  ASSERT_GE(loss.parts.size(), 2u);
+  EXPECT_EQ(loss.parts[0].first, "recon");
+  EXPECT_EQ(loss.parts[1].first, "kl");
+  torch::manual_seed(15);
+  const train::LossOutput ev = m.evaluate(x);
+  EXPECT_NEAR(ev.loss.item<double>(), recon + kl, 1e-5 * (std::abs(recon) + 1));  // β not used
+  EXPECT_GT(kl, 1e-3);  // so the two checks above distinguish β = 0.25 from β = 1
+}
+
+}  // namespace
+}  // namespace deepgen::vi
