@@ -44,6 +44,40 @@ BENCHMARK(BM_VaeTrainStep)
     ->MinTime(2.0)
     ->UseRealTime();
 
+// A convolutional step (the shape of the image families' networks) under the same settings, to
+// check that one thread default serves both GEMM-bound and convolution-bound models.
+void BM_ConvTrainStep(benchmark::State& state) {
+  deepgen::ThreadSettings threads;
+  threads.intra_op = static_cast<int>(state.range(0));
+  threads.blas = static_cast<int>(state.range(1));
+  deepgen::apply_thread_settings(threads);
+  torch::manual_seed(0);
+  torch::nn::Sequential net(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 32, 3).padding(1)),
+                            torch::nn::SiLU(),
+                            torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 32, 3).padding(1)),
+                            torch::nn::SiLU(),
+                            torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 1, 3).padding(1)));
+  torch::optim::Adam optimizer(net->parameters(), 1e-3);
+  at::Tensor x = torch::rand({64, 1, 28, 28});
+  for (auto _ : state) {
+    optimizer.zero_grad();
+    at::Tensor loss = (net->forward(x) - x).pow(2).mean();
+    loss.backward();
+    optimizer.step();
+    benchmark::DoNotOptimize(loss.item<double>());
+  }
+  state.counters["steps/s"] = benchmark::Counter(static_cast<double>(state.iterations()),
+                                                 benchmark::Counter::kIsRate);
+  state.SetLabel("intra-op threads " + std::to_string(at::get_num_threads()) + ", blas threads " +
+                 std::to_string(deepgen::blas_threads()));
+}
+
+BENCHMARK(BM_ConvTrainStep)
+    ->ArgsProduct({{1, 2}, {1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0)
+    ->UseRealTime();
+
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -21,7 +21,8 @@ struct RunConfig {
   std::vector<int64_t> data_shape;  // filled from the data set when training starts
   train::TrainOptions train;        // run_dir and device are set from the fields below
   std::string device = "auto";
-  int threads = 0;
+  int threads = 0;       // intra-op (OpenMP) threads; 0: default
+  int blas_threads = 0;  // OpenBLAS threads; 0: default
 };
 
 nlohmann::json to_json(const RunConfig& config);

@@ -41,7 +41,8 @@ json to_json(const RunConfig& c) {
         {"min_lr_factor", o.min_lr_factor},
         {"grad_clip", o.grad_clip}}},
       {"device", c.device},
-      {"threads", c.threads}};
+      {"threads", c.threads},
+      {"blas_threads", c.blas_threads}};
 }
 
 json default_config_json() { return to_json(RunConfig{}); }
@@ -101,6 +102,7 @@ RunConfig run_config_from_json(const json& overrides) {
     o.grad_clip = tj["grad_clip"].get<double>();
     c.device = d["device"].get<std::string>();
     c.threads = d["threads"].get<int>();
+    c.blas_threads = d["blas_threads"].get<int>();
   } catch (const json::exception& e) {
     throw Error(std::string("config: wrong value type: ") + e.what());
   }

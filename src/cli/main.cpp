@@ -20,7 +20,7 @@ struct TrainFlags {
   int64_t steps = 0, epochs = 0, batch = 0, warmup = 0, checkpoint_every = 0, log_every = 0,
           eval_every = 0, latent = 0;
   uint64_t seed = 0;
-  int threads = 0, image_size = 0;
+  int threads = 0, blas_threads = 0, image_size = 0;
   double lr = 0, ema = 0, grad_clip = 0, sigma = 0, beta = 0;
   bool resume = false;
 };
@@ -50,7 +50,9 @@ CLI::App* add_train(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--batch", f.batch, "Batch size");
   cmd->add_option("--lr", f.lr, "Learning rate");
   cmd->add_option("--seed", f.seed, "Random seed");
-  cmd->add_option("--threads", f.threads, "CPU threads (0: measured default)");
+  cmd->add_option("--threads", f.threads, "Intra-op CPU threads (0: one per core)");
+  cmd->add_option("--blas-threads", f.blas_threads,
+                  "OpenBLAS threads (0: 1; raise it, with --threads 1, for MLP-only models)");
   cmd->add_option("--device", f.device, "cpu | cuda | cuda:N | auto");
   cmd->add_option("--config", f.config_file, "JSON config; flags override it");
   cmd->add_flag("--resume", f.resume, "Continue the run in --out from its checkpoint");
@@ -94,6 +96,7 @@ json train_overrides(CLI::App* cmd, const TrainFlags& f) {
   if (given("--log-every")) o["train"]["log_every"] = f.log_every;
   if (given("--eval-every")) o["train"]["eval_every"] = f.eval_every;
   if (given("--threads")) o["threads"] = f.threads;
+  if (given("--blas-threads")) o["blas_threads"] = f.blas_threads;
   if (given("--device")) o["device"] = f.device;
   if (given("--latent")) o["model_options"]["latent"] = f.latent;
   if (given("--hidden")) o["model_options"]["hidden"] = parse_sizes(f.hidden);

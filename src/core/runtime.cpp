@@ -65,9 +65,10 @@ void apply_thread_settings(const ThreadSettings& s) {
   if (SetThreads set = blas_setter()) set(s.blas);
 }
 
-ThreadSettings apply_threads(int threads) {
+ThreadSettings apply_threads(int threads, int blas_threads) {
   ThreadSettings s = default_thread_settings();
   if (threads > 0) s.intra_op = threads;
+  if (blas_threads > 0) s.blas = blas_threads;
   apply_thread_settings(s);
   return s;
 }

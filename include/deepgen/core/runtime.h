@@ -18,7 +18,8 @@ struct ThreadSettings {
   int blas = 1;
 };
 ThreadSettings default_thread_settings();
-ThreadSettings apply_threads(int threads);  // intra-op = threads, BLAS as the default
+// threads / blas_threads <= 0 keep the default of that pool.
+ThreadSettings apply_threads(int threads, int blas_threads = 0);
 void apply_thread_settings(const ThreadSettings& settings);
 int blas_threads();  // -1 when the BLAS library exposes no thread control
 
