@@ -19,7 +19,7 @@ td.value { text-align: right; font-family: monospace; }
 pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
 .charts svg { max-width: 100%; height: auto; margin: 0 1em 1em 0; }
 figure { display: inline-block; margin: 0 1em 1em 0; }
-figure img { image-rendering: pixelated; min-width: 256px; max-width: 100%; }
+figure img { image-rendering: pixelated; width: 480px; max-width: 100%; }
 )";
 
 // An SVG inside HTML needs no namespace declaration (the HTML parser assigns it), and dropping
