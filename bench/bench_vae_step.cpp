@@ -32,8 +32,8 @@ void BM_VaeTrainStep(benchmark::State& state) {
     optimizer->step();
     benchmark::DoNotOptimize(out.loss.item<double>());
   }
-  state.counters["steps/s"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                 benchmark::Counter::kIsRate);
+  state.counters["steps/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.SetLabel(likelihood + ", intra-op threads " + std::to_string(at::get_num_threads()) +
                  ", blas threads " + std::to_string(deepgen::blas_threads()));
 }
@@ -52,11 +52,10 @@ void BM_ConvTrainStep(benchmark::State& state) {
   threads.blas = static_cast<int>(state.range(1));
   deepgen::apply_thread_settings(threads);
   torch::manual_seed(0);
-  torch::nn::Sequential net(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 32, 3).padding(1)),
-                            torch::nn::SiLU(),
-                            torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 32, 3).padding(1)),
-                            torch::nn::SiLU(),
-                            torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 1, 3).padding(1)));
+  torch::nn::Sequential net(
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 32, 3).padding(1)), torch::nn::SiLU(),
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 32, 3).padding(1)), torch::nn::SiLU(),
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 1, 3).padding(1)));
   torch::optim::Adam optimizer(net->parameters(), 1e-3);
   at::Tensor x = torch::rand({64, 1, 28, 28});
   for (auto _ : state) {
@@ -66,8 +65,8 @@ void BM_ConvTrainStep(benchmark::State& state) {
     optimizer.step();
     benchmark::DoNotOptimize(loss.item<double>());
   }
-  state.counters["steps/s"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                 benchmark::Counter::kIsRate);
+  state.counters["steps/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.SetLabel("intra-op threads " + std::to_string(at::get_num_threads()) + ", blas threads " +
                  std::to_string(deepgen::blas_threads()));
 }

@@ -2,6 +2,7 @@
 // time, so it is parsed once per build.
 #pragma once
 #include <torch/torch.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

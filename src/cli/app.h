@@ -1,9 +1,8 @@
 #pragma once
 // The command layer: plain config structs in, library calls out. Only cli/ knows every model
 // family; the library's layers never do.
-#include <nlohmann/json.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -15,6 +14,7 @@ namespace deepgen::cli {
 
 // Everything a run is made of; saved resolved as RUN_DIR/config.json.
 struct RunConfig {
+  RunConfig() { train.epochs = 10; }  // a sensible length when neither --steps nor --epochs
   std::string model = "vae";
   nlohmann::json model_options = nlohmann::json::object();
   data::DataOptions data;
@@ -59,8 +59,8 @@ int run_demo(const std::string& out_dir, int threads, const std::string& device)
 RunConfig load_run_config(const std::string& run_dir);
 std::unique_ptr<train::GenerativeModel> load_trained_model(const RunConfig& config,
                                                            const std::string& run_dir, bool ema);
-void write_outputs(train::GenerativeModel& model, const RunConfig& config,
-                   const data::Splits& data, const std::string& run_dir);
+void write_outputs(train::GenerativeModel& model, const RunConfig& config, const data::Splits& data,
+                   const std::string& run_dir);
 void write_report(const std::string& run_dir);
 
 }  // namespace deepgen::cli

@@ -56,9 +56,12 @@ json evaluation(train::GenerativeModel& model, const RunConfig& c, const data::D
   seed_global(seed);
   model.module().eval();
   json metrics = train::evaluate(model, test, batch, device, max_batches);
-  json out{{"model", c.model}, {"data", c.data.spec}, {"split", "test"},
+  json out{{"model", c.model},
+           {"data", c.data.spec},
+           {"split", "test"},
            {"examples", max_batches > 0 ? std::min(test.size(), batch * max_batches) : test.size()},
-           {"units", "nats per example"}, {"metrics", metrics}};
+           {"units", "nats per example"},
+           {"metrics", metrics}};
   if (test.kind == data::Kind::points) {
     const int64_t n = std::min<int64_t>(2000, test.size());
     at::Tensor s = draw_samples(model, n, seed + 1);
@@ -113,7 +116,8 @@ void write_outputs(train::GenerativeModel& model, const RunConfig& c, const data
   }
   if (recon.defined()) {
     // Rows alternate: 8 test images, then their reconstructions.
-    at::Tensor pairs = torch::stack({x.view({4, 8, -1}), recon.to(torch::kCPU).view({4, 8, -1})}, 1);
+    at::Tensor pairs =
+        torch::stack({x.view({4, 8, -1}), recon.to(torch::kCPU).view({4, 8, -1})}, 1);
     std::vector<int64_t> shape{64};
     shape.insert(shape.end(), c.data_shape.begin(), c.data_shape.end());
     io::write_png(run_dir + "/reconstructions.png", io::image_grid(pairs.reshape(shape), 8));
@@ -136,15 +140,16 @@ int run_train(RunConfig c, bool resume, const std::string& run_dir) {
   io::write_file_atomic(run_dir + "/config.json", to_json(c).dump(2) + "\n");
   log_line("training " + c.model + " (" + std::to_string(parameter_count(model->module())) +
            " parameters) on " + c.data.spec + " (" + std::to_string(splits.train.size()) +
-           " train / " + std::to_string(splits.test.size()) + " test, " +
-           shape_text(c.data_shape) + ") on " + device.str() + " with " +
-           std::to_string(threads.intra_op) + " intra-op + " + std::to_string(threads.blas) +
-           " BLAS thread(s)");
+           " train / " + std::to_string(splits.test.size()) + " test, " + shape_text(c.data_shape) +
+           ") on " + device.str() + " with " + std::to_string(threads.intra_op) + " intra-op + " +
+           std::to_string(threads.blas) + " BLAS thread(s)");
   train::TrainResult r =
       train::train(*model, splits.train, &splits.test, c.train, console_callbacks("train"));
   if (r.outcome == train::Outcome::interrupted) {
-    log_line("interrupted at step " + std::to_string(r.step) + "; checkpoint saved. Continue with: "
-             "deepgen train --out " + run_dir + " --resume");
+    log_line("interrupted at step " + std::to_string(r.step) +
+             "; checkpoint saved. Continue with: "
+             "deepgen train --out " +
+             run_dir + " --resume");
     return 130;
   }
   auto trained = load_trained_model(c, run_dir, true);
@@ -188,14 +193,17 @@ int run_eval(const EvalRequest& req) {
 int run_info() {
   const ThreadSettings t = default_thread_settings();
   const std::string root = data::data_root();
-  json out{{"version", version()},
-           {"libtorch", torch_version()},
-           {"device", {{"default", resolve_device("auto").str()}, {"cuda_available", cuda_available()}}},
-           {"threads", {{"intra_op_default", t.intra_op}, {"blas_default", t.blas},
-                        {"hardware", static_cast<int>(std::thread::hardware_concurrency())}}},
-           {"data_root", root},
-           {"datasets", data::available_datasets(root)},
-           {"models", model_names()}};
+  json out{
+      {"version", version()},
+      {"libtorch", torch_version()},
+      {"device", {{"default", resolve_device("auto").str()}, {"cuda_available", cuda_available()}}},
+      {"threads",
+       {{"intra_op_default", t.intra_op},
+        {"blas_default", t.blas},
+        {"hardware", static_cast<int>(std::thread::hardware_concurrency())}}},
+      {"data_root", root},
+      {"datasets", data::available_datasets(root)},
+      {"models", model_names()}};
   std::cout << out.dump() << std::endl;
   return 0;
 }

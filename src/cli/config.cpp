@@ -9,40 +9,39 @@ using nlohmann::json;
 json to_json(const RunConfig& c) {
   const auto& t = c.train;
   const auto& o = t.optimizer;
-  return json{
-      {"model", c.model},
-      {"model_options", c.model_options},
-      {"data",
-       {{"spec", c.data.spec},
-        {"image_size", c.data.image_size},
-        {"toy_train", c.data.toy_train},
-        {"toy_test", c.data.toy_test},
-        {"test_fraction", c.data.test_fraction},
-        {"seed", c.data.seed}}},
-      {"data_shape", c.data_shape},
-      {"train",
-       {{"steps", t.steps},
-        {"epochs", t.epochs},
-        {"batch", t.batch},
-        {"seed", t.seed},
-        {"ema", t.ema_decay},
-        {"checkpoint_every", t.checkpoint_every},
-        {"log_every", t.log_every},
-        {"eval_every", t.eval_every},
-        {"eval_batches", t.eval_batches},
-        {"optimizer", o.name},
-        {"lr", o.lr},
-        {"beta1", o.beta1},
-        {"beta2", o.beta2},
-        {"eps", o.eps},
-        {"weight_decay", o.weight_decay},
-        {"schedule", o.schedule},
-        {"warmup", o.warmup},
-        {"min_lr_factor", o.min_lr_factor},
-        {"grad_clip", o.grad_clip}}},
-      {"device", c.device},
-      {"threads", c.threads},
-      {"blas_threads", c.blas_threads}};
+  return json{{"model", c.model},
+              {"model_options", c.model_options},
+              {"data",
+               {{"spec", c.data.spec},
+                {"image_size", c.data.image_size},
+                {"toy_train", c.data.toy_train},
+                {"toy_test", c.data.toy_test},
+                {"test_fraction", c.data.test_fraction},
+                {"seed", c.data.seed}}},
+              {"data_shape", c.data_shape},
+              {"train",
+               {{"steps", t.steps},
+                {"epochs", t.epochs},
+                {"batch", t.batch},
+                {"seed", t.seed},
+                {"ema", t.ema_decay},
+                {"checkpoint_every", t.checkpoint_every},
+                {"log_every", t.log_every},
+                {"eval_every", t.eval_every},
+                {"eval_batches", t.eval_batches},
+                {"optimizer", o.name},
+                {"lr", o.lr},
+                {"beta1", o.beta1},
+                {"beta2", o.beta2},
+                {"eps", o.eps},
+                {"weight_decay", o.weight_decay},
+                {"schedule", o.schedule},
+                {"warmup", o.warmup},
+                {"min_lr_factor", o.min_lr_factor},
+                {"grad_clip", o.grad_clip}}},
+              {"device", c.device},
+              {"threads", c.threads},
+              {"blas_threads", c.blas_threads}};
 }
 
 json default_config_json() { return to_json(RunConfig{}); }
@@ -53,9 +52,9 @@ namespace {
 void check_keys(const json& j, const json& defaults, const std::string& where) {
   if (!j.is_object()) throw Error("config: '" + where + "' must be a JSON object");
   for (const auto& [key, value] : j.items()) {
-    if (!defaults.contains(key))
-      throw Error("config: unknown key '" + where + key + "'");
-    if (defaults[key].is_object() && key != "model_options") check_keys(value, defaults[key], where + key + ".");
+    if (!defaults.contains(key)) throw Error("config: unknown key '" + where + key + "'");
+    if (defaults[key].is_object() && key != "model_options")
+      check_keys(value, defaults[key], where + key + ".");
   }
 }
 

@@ -1,7 +1,6 @@
 // deepgen command line: flags -> config structs -> library. Errors are one line and a non-zero
 // exit; data and progress go to stderr, machine-readable results to stdout.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "app.h"
@@ -43,17 +42,17 @@ std::vector<int64_t> parse_sizes(const std::string& text) {
 CLI::App* add_train(CLI::App& app, TrainFlags& f) {
   auto* cmd = app.add_subcommand("train", "Train a model; writes checkpoints, samples, report");
   cmd->add_option("model", f.model, "Model: vae");
-  cmd->add_option("--data", f.data, "mnist | fashion-mnist | folder:PATH | toy:NAME | csv:PATH");
+  cmd->add_option("--data", f.data, "mnist (default) | fashion-mnist | folder:PATH | toy:NAME | csv:PATH");
   cmd->add_option("--out", f.out, "Run directory")->required();
   cmd->add_option("--steps", f.steps, "Optimiser steps");
-  cmd->add_option("--epochs", f.epochs, "Epochs (when --steps is not given)");
-  cmd->add_option("--batch", f.batch, "Batch size");
-  cmd->add_option("--lr", f.lr, "Learning rate");
+  cmd->add_option("--epochs", f.epochs, "Epochs when --steps is not given (default 10)");
+  cmd->add_option("--batch", f.batch, "Batch size (default 128)");
+  cmd->add_option("--lr", f.lr, "Learning rate (default 1e-3)");
   cmd->add_option("--seed", f.seed, "Random seed");
   cmd->add_option("--threads", f.threads, "Intra-op CPU threads (0: one per core)");
   cmd->add_option("--blas-threads", f.blas_threads,
                   "OpenBLAS threads (0: 1; raise it, with --threads 1, for MLP-only models)");
-  cmd->add_option("--device", f.device, "cpu | cuda | cuda:N | auto");
+  cmd->add_option("--device", f.device, "cpu | cuda | cuda:N | auto (default)");
   cmd->add_option("--config", f.config_file, "JSON config; flags override it");
   cmd->add_flag("--resume", f.resume, "Continue the run in --out from its checkpoint");
   cmd->add_option("--optimizer", f.optimizer, "adam | adamw");
@@ -61,15 +60,15 @@ CLI::App* add_train(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--warmup", f.warmup, "Linear warm-up steps");
   cmd->add_option("--grad-clip", f.grad_clip, "Max gradient norm (0: off)");
   cmd->add_option("--ema", f.ema, "EMA decay of the weights (0: off)");
-  cmd->add_option("--checkpoint-every", f.checkpoint_every, "Steps between checkpoints");
-  cmd->add_option("--log-every", f.log_every, "Steps between metrics rows");
+  cmd->add_option("--checkpoint-every", f.checkpoint_every, "Steps between checkpoints (default 1000)");
+  cmd->add_option("--log-every", f.log_every, "Steps between metrics rows (default 50)");
   cmd->add_option("--eval-every", f.eval_every, "Steps between test evaluations (0: end only)");
   cmd->add_option("--image-size", f.image_size, "folder: resize images to this square size");
-  cmd->add_option("--latent", f.latent, "vae: latent dimensions");
-  cmd->add_option("--hidden", f.hidden, "vae: hidden layer sizes, e.g. 400 or 512,256");
-  cmd->add_option("--likelihood", f.likelihood, "vae: gaussian | bernoulli");
+  cmd->add_option("--latent", f.latent, "vae: latent dimensions (default 20)");
+  cmd->add_option("--hidden", f.hidden, "vae: hidden layer sizes, e.g. 400 (default) or 512,256");
+  cmd->add_option("--likelihood", f.likelihood, "vae: gaussian (default) | bernoulli");
   cmd->add_option("--sigma", f.sigma, "vae: fixed decoder std (0: learned)");
-  cmd->add_option("--beta", f.beta, "vae: KL weight");
+  cmd->add_option("--beta", f.beta, "vae: KL weight (default 1)");
   return cmd;
 }
 
@@ -161,7 +160,8 @@ int main(int argc, char** argv) {
   sample->add_flag("--no-ema", no_ema, "Use the raw weights, not the EMA");
 
   dc::EvalRequest er;
-  auto* eval = app.add_subcommand("eval", "Evaluate a run on its test split; prints one JSON object");
+  auto* eval =
+      app.add_subcommand("eval", "Evaluate a run on its test split; prints one JSON object");
   eval->add_option("--run", er.run_dir, "Run directory")->required();
   eval->add_option("--batch", er.batch, "Evaluation batch size");
   eval->add_option("--max-batches", er.max_batches, "Evaluate on this many batches (0: all)");

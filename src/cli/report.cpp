@@ -1,11 +1,12 @@
 // report.html of a run, assembled from the files the run wrote.
+#include "deepgen/io/report.h"
+
 #include <sstream>
 
 #include "app.h"
 #include "deepgen/io/files.h"
 #include "deepgen/io/metrics.h"
 #include "deepgen/io/plot.h"
-#include "deepgen/io/report.h"
 #include "deepgen/train/trainer.h"
 
 namespace deepgen::cli {
@@ -106,6 +107,7 @@ void write_report(const std::string& run_dir) {
   add_image(report, run_dir + "/samples.png", "Samples");
   add_image(report, run_dir + "/reconstructions.png",
             "Reconstructions (rows alternate: test images, then the model's reconstruction)");
+  if (!report.charts_svg.empty()) io::write_file_atomic(run_dir + "/loss.svg", report.charts_svg[0]);
   io::write_file_atomic(run_dir + "/report.html", io::render_report_html(report));
 }
 

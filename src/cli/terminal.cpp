@@ -62,7 +62,8 @@ train::TrainCallbacks console_callbacks(const std::string& label) {
   cb.on_progress = [state, label](const train::Progress& p) {
     const bool last = p.step == p.total;
     char text[256];
-    std::snprintf(text, sizeof text, "%s step %lld/%lld (epoch %lld) | %.1f steps/s | loss %.4g | ETA %s",
+    std::snprintf(text, sizeof text,
+                  "%s step %lld/%lld (epoch %lld) | %.1f steps/s | loss %.4g | ETA %s",
                   label.c_str(), static_cast<long long>(p.step), static_cast<long long>(p.total),
                   static_cast<long long>(p.epoch), p.steps_per_sec, p.loss,
                   format_duration(p.eta_seconds).c_str());
@@ -71,7 +72,8 @@ train::TrainCallbacks console_callbacks(const std::string& label) {
       if (!last && now - state->last_draw < std::chrono::milliseconds(100)) return;
       state->last_draw = now;
       const int width = 24;
-      const int fill = static_cast<int>(width * static_cast<double>(p.step) / std::max<int64_t>(1, p.total));
+      const int fill =
+          static_cast<int>(width * static_cast<double>(p.step) / std::max<int64_t>(1, p.total));
       std::string bar = "[" + std::string(fill, '=') + std::string(width - fill, ' ') + "]";
       std::cerr << "\r\033[K" << bar << " " << text << (last ? "\n" : "") << std::flush;
       state->line_open = !last;

@@ -40,8 +40,9 @@ void read_tensors(torch::serialize::InputArchive& archive, const io::NamedTensor
     archive.read("t" + std::to_string(i), t);
     const auto& [name, target] = targets[i];
     if (t.sizes() != target.sizes())
-      throw Error("tensor '" + name + "' has shape " + c10::str(t.sizes()) + ", the model expects " +
-                  c10::str(target.sizes()) + " (different model configuration?)");
+      throw Error("tensor '" + name + "' has shape " + c10::str(t.sizes()) +
+                  ", the model expects " + c10::str(target.sizes()) +
+                  " (different model configuration?)");
     target.copy_(t);
   }
 }

@@ -27,16 +27,20 @@ double learning_rate(const OptimizerOptions& o, int64_t step, int64_t total) {
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& o,
-                                                         torch::nn::Module& module) {
+                                                        torch::nn::Module& module) {
   validate(o);
   auto params = module.parameters();
   if (o.name == "adamw") {
-    auto opts = torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(
-        o.weight_decay);
+    auto opts = torch::optim::AdamWOptions(o.lr)
+                    .betas({o.beta1, o.beta2})
+                    .eps(o.eps)
+                    .weight_decay(o.weight_decay);
     return std::make_unique<torch::optim::AdamW>(params, opts);
   }
-  auto opts = torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(
-      o.weight_decay);
+  auto opts = torch::optim::AdamOptions(o.lr)
+                  .betas({o.beta1, o.beta2})
+                  .eps(o.eps)
+                  .weight_decay(o.weight_decay);
   return std::make_unique<torch::optim::Adam>(params, opts);
 }
 

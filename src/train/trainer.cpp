@@ -57,7 +57,8 @@ void check_options(const TrainOptions& o, const data::Dataset& train_data) {
   if (o.run_dir.empty()) throw Error("training needs a run directory (--out DIR)");
   if (o.batch <= 0) throw Error("--batch must be positive");
   if (o.steps < 0 || o.epochs < 0) throw Error("--steps and --epochs must be >= 0");
-  if (o.steps == 0 && o.epochs == 0) throw Error("set the training length: --steps N or --epochs N");
+  if (o.steps == 0 && o.epochs == 0)
+    throw Error("set the training length: --steps N or --epochs N");
   if (o.batch > train_data.size())
     throw Error("--batch " + std::to_string(o.batch) + " exceeds the " +
                 std::to_string(train_data.size()) + " training examples of " + train_data.name);
@@ -106,8 +107,8 @@ class Run {
   void start() {
     const std::string metrics = metrics_path(o_.run_dir);
     if (o_.resume) {
-      CheckpointState s = load_checkpoint(checkpoint_path(o_.run_dir), module_, ema_.get(),
-                                          *optimizer_);
+      CheckpointState s =
+          load_checkpoint(checkpoint_path(o_.run_dir), module_, ema_.get(), *optimizer_);
       step_ = s.step;
       set_global_rng_state(s.rng);
       io::truncate_metrics(metrics, static_cast<double>(step_));
@@ -127,8 +128,8 @@ class Run {
     if (!std::isfinite(loss)) nan_error(loss);
     out.loss.backward();
     if (o_.optimizer.grad_clip > 0)
-      last_grad_norm_ = torch::nn::utils::clip_grad_norm_(module_.parameters(),
-                                                          o_.optimizer.grad_clip);
+      last_grad_norm_ =
+          torch::nn::utils::clip_grad_norm_(module_.parameters(), o_.optimizer.grad_clip);
     optimizer_->step();
     if (ema_) ema_->update(module_);
     ++step_;

@@ -19,7 +19,8 @@ at::Tensor reparameterize(const at::Tensor& mu, const at::Tensor& logvar, const 
   return mu + (0.5 * logvar).exp() * eps;
 }
 
-at::Tensor gaussian_log_prob(const at::Tensor& x, const at::Tensor& mean, const at::Tensor& logvar) {
+at::Tensor gaussian_log_prob(const at::Tensor& x, const at::Tensor& mean,
+                             const at::Tensor& logvar) {
   return -0.5 * (kLog2Pi + logvar + (x - mean).pow(2) * (-logvar).exp());
 }
 

@@ -56,16 +56,26 @@ VaeOptions vae_options_from_json(const std::string& text, std::vector<int64_t> d
   try {
     j = nlohmann::json::parse(text.empty() ? "{}" : text);
     for (const auto& [key, value] : j.items()) {
-      if (key == "hidden") o.hidden(value.get<std::vector<int64_t>>());
-      else if (key == "latent") o.latent(value.get<int64_t>());
-      else if (key == "activation") o.activation(value.get<std::string>());
-      else if (key == "likelihood") o.likelihood(value.get<std::string>());
-      else if (key == "sigma") o.sigma(value.get<double>());
-      else if (key == "sigma_init") o.sigma_init(value.get<double>());
-      else if (key == "mean_activation") o.mean_activation(value.get<std::string>());
-      else if (key == "beta") o.beta(value.get<double>());
-      else if (key == "dynamic_binarization") o.dynamic_binarization(value.get<bool>());
-      else throw Error("vae: unknown option '" + key + "'");
+      if (key == "hidden")
+        o.hidden(value.get<std::vector<int64_t>>());
+      else if (key == "latent")
+        o.latent(value.get<int64_t>());
+      else if (key == "activation")
+        o.activation(value.get<std::string>());
+      else if (key == "likelihood")
+        o.likelihood(value.get<std::string>());
+      else if (key == "sigma")
+        o.sigma(value.get<double>());
+      else if (key == "sigma_init")
+        o.sigma_init(value.get<double>());
+      else if (key == "mean_activation")
+        o.mean_activation(value.get<std::string>());
+      else if (key == "beta")
+        o.beta(value.get<double>());
+      else if (key == "dynamic_binarization")
+        o.dynamic_binarization(value.get<bool>());
+      else
+        throw Error("vae: unknown option '" + key + "'");
     }
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("vae options: ") + e.what());
@@ -78,9 +88,9 @@ VaeImpl::VaeImpl(VaeOptions options) : options_(std::move(options)) {
   validate(options_);
   dim_ = numel(options_.data_shape());
   std::vector<int64_t> reversed(options_.hidden().rbegin(), options_.hidden().rend());
-  encoder_ = register_module(
-      "encoder", nn::MLP(nn::MLPOptions(dim_, options_.hidden(), 2 * options_.latent())
-                             .activation(options_.activation())));
+  encoder_ = register_module("encoder",
+                             nn::MLP(nn::MLPOptions(dim_, options_.hidden(), 2 * options_.latent())
+                                         .activation(options_.activation())));
   decoder_ = register_module(
       "decoder",
       nn::MLP(nn::MLPOptions(options_.latent(), reversed, dim_).activation(options_.activation())));

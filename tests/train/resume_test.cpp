@@ -144,8 +144,8 @@ TEST(NanGuard, StopsWithErrorAndKeepsLastGoodCheckpoint) {
   torch::manual_seed(3);
   ToyDenoiser restored;
   auto opt = train::make_optimizer(o.optimizer, restored.module());
-  auto state = train::load_checkpoint(train::checkpoint_path(a.str()), restored.module(), nullptr,
-                                      *opt);
+  auto state =
+      train::load_checkpoint(train::checkpoint_path(a.str()), restored.module(), nullptr, *opt);
   EXPECT_EQ(state.step, 20);
   EXPECT_TRUE(torch::isfinite(flat_parameters(restored.module())).all().item<bool>());
 }

@@ -16,7 +16,8 @@ class ToyDenoiser : public train::GenerativeModel {
     ++calls_;
     at::Tensor noisy = x + 0.1 * torch::randn_like(x);
     at::Tensor l = (net_->forward(noisy) - x).pow(2).mean();
-    if (nan_at_call_ > 0 && calls_ == nan_at_call_) l = l * std::numeric_limits<double>::quiet_NaN();
+    if (nan_at_call_ > 0 && calls_ == nan_at_call_)
+      l = l * std::numeric_limits<double>::quiet_NaN();
     return {l, {{"mse", l.detach()}}};
   }
   at::Tensor sample(int64_t n) override { return net_->forward(torch::randn({n, dim()})); }

@@ -30,8 +30,8 @@ struct Splits {
 struct DataOptions {
   // mnist | fashion-mnist | folder:PATH | toy:NAME | csv:PATH
   std::string spec = "mnist";
-  std::string root;          // empty: data_root()
-  int image_size = 0;        // folder: resize every image to image_size² (0: keep; sizes must match)
+  std::string root;    // empty: data_root()
+  int image_size = 0;  // folder: resize every image to image_size² (0: keep; sizes must match)
   int64_t toy_train = 50000;  // toy: points generated for each split
   int64_t toy_test = 10000;
   double test_fraction = 0.1;  // folder / csv: share held out for test

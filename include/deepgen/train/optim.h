@@ -23,7 +23,7 @@ struct OptimizerOptions {
 // Learning rate at optimiser step `step` (0-based) of `total` (warm-up, then the schedule).
 double learning_rate(const OptimizerOptions& options, int64_t step, int64_t total);
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& options,
-                                                         torch::nn::Module& module);
+                                                        torch::nn::Module& module);
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 // Throws deepgen::Error naming the bad field.
 void validate(const OptimizerOptions& options);

@@ -19,13 +19,13 @@ struct TrainOptions {
   int64_t batch = 128;
   uint64_t seed = 0;
   OptimizerOptions optimizer;
-  double ema_decay = 0.0;          // 0: no EMA
+  double ema_decay = 0.0;           // 0: no EMA
   int64_t checkpoint_every = 1000;  // and always at the end and on interruption
-  int64_t log_every = 50;          // one metrics.jsonl row per log_every steps
-  int64_t eval_every = 0;          // 0: evaluate at the end only
-  int64_t eval_batches = 0;        // test batches per evaluation; 0: the whole test set
-  std::string run_dir;             // holds checkpoint.pt, model.safetensors, metrics.jsonl
-  bool resume = false;             // continue from run_dir/checkpoint.pt
+  int64_t log_every = 50;           // one metrics.jsonl row per log_every steps
+  int64_t eval_every = 0;           // 0: evaluate at the end only
+  int64_t eval_batches = 0;         // test batches per evaluation; 0: the whole test set
+  std::string run_dir;              // holds checkpoint.pt, model.safetensors, metrics.jsonl
+  bool resume = false;              // continue from run_dir/checkpoint.pt
   c10::Device device = c10::Device(c10::kCPU);
 };
 
@@ -37,8 +37,8 @@ struct Progress {
 };
 
 struct TrainCallbacks {
-  std::function<void(const Progress&)> on_progress;   // after every step
-  std::function<bool()> should_stop;                  // polled every step (signals)
+  std::function<void(const Progress&)> on_progress;    // after every step
+  std::function<bool()> should_stop;                   // polled every step (signals)
   std::function<void(const std::string&)> on_message;  // resumed, checkpoint written, ...
 };
 
