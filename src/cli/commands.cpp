@@ -102,11 +102,15 @@ void write_outputs(train::GenerativeModel& model, const RunConfig& c, const data
                    const std::string& run_dir) {
   json ev = evaluation(model, c, data.test, 500, 0, c.train.seed);
   io::write_file_atomic(run_dir + "/eval.json", ev.dump(2) + "\n");
-  at::Tensor samples = draw_samples(model, 64, c.train.seed);
   if (data.train.kind == data::Kind::points) {
+    at::Tensor samples = draw_samples(model, 2000, c.train.seed);
     write_csv(run_dir + "/samples.csv", samples);
+    if (samples.size(1) == 2)  // test data in grey, samples in blue
+      io::write_png(run_dir + "/samples.png",
+                    io::scatter_image({data.test.x.slice(0, 0, 2000), samples}));
     return;
   }
+  at::Tensor samples = draw_samples(model, 64, c.train.seed);
   io::write_png(run_dir + "/samples.png", io::image_grid(samples, 8));
   at::Tensor x = data.test.x.slice(0, 0, 32);
   at::Tensor recon;
@@ -165,10 +169,21 @@ int run_sample(const SampleRequest& req) {
   if (req.n <= 0) throw Error("--n must be positive");
   auto model = load_trained_model(c, req.run_dir, req.ema);
   at::Tensor s = draw_samples(*model, req.n, req.seed);
-  const bool csv = req.out.size() > 4 && req.out.substr(req.out.size() - 4) == ".csv";
+  auto ends_with = [&](const char* ext) {
+    const std::string e(ext);
+    return req.out.size() > e.size() &&
+           req.out.compare(req.out.size() - e.size(), e.size(), e) == 0;
+  };
+  const bool csv = ends_with(".csv"), png = ends_with(".png");
   if (c.data_shape.size() != 3) {
-    if (!csv) throw Error("run " + req.run_dir + " models points: write them with --out FILE.csv");
-    write_csv(req.out, s);
+    const bool plane = c.data_shape == std::vector<int64_t>{2};
+    if (csv)
+      write_csv(req.out, s);
+    else if (png && plane)
+      io::write_png(req.out, io::scatter_image({s}));
+    else
+      throw Error("run " + req.run_dir + " models points: write them with --out FILE.csv" +
+                  (plane ? " or FILE.png (scatter)" : ""));
   } else {
     if (csv) throw Error("run " + req.run_dir + " models images: write them with --out FILE.png");
     const int64_t nrow = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(req.n))));

@@ -42,7 +42,8 @@ std::vector<int64_t> parse_sizes(const std::string& text) {
 CLI::App* add_train(CLI::App& app, TrainFlags& f) {
   auto* cmd = app.add_subcommand("train", "Train a model; writes checkpoints, samples, report");
   cmd->add_option("model", f.model, "Model: vae");
-  cmd->add_option("--data", f.data, "mnist (default) | fashion-mnist | folder:PATH | toy:NAME | csv:PATH");
+  cmd->add_option("--data", f.data,
+                  "mnist (default) | fashion-mnist | folder:PATH | toy:NAME | csv:PATH");
   cmd->add_option("--out", f.out, "Run directory")->required();
   cmd->add_option("--steps", f.steps, "Optimiser steps");
   cmd->add_option("--epochs", f.epochs, "Epochs when --steps is not given (default 10)");
@@ -60,7 +61,8 @@ CLI::App* add_train(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--warmup", f.warmup, "Linear warm-up steps");
   cmd->add_option("--grad-clip", f.grad_clip, "Max gradient norm (0: off)");
   cmd->add_option("--ema", f.ema, "EMA decay of the weights (0: off)");
-  cmd->add_option("--checkpoint-every", f.checkpoint_every, "Steps between checkpoints (default 1000)");
+  cmd->add_option("--checkpoint-every", f.checkpoint_every,
+                  "Steps between checkpoints (default 1000)");
   cmd->add_option("--log-every", f.log_every, "Steps between metrics rows (default 50)");
   cmd->add_option("--eval-every", f.eval_every, "Steps between test evaluations (0: end only)");
   cmd->add_option("--image-size", f.image_size, "folder: resize images to this square size");
@@ -154,7 +156,10 @@ int main(int argc, char** argv) {
   auto* sample = app.add_subcommand("sample", "Draw samples from a trained run");
   sample->add_option("--run", sr.run_dir, "Run directory")->required();
   sample->add_option("--n", sr.n, "Number of samples");
-  sample->add_option("--out", sr.out, "Output: FILE.png (images) or FILE.csv (points)")->required();
+  sample
+      ->add_option("--out", sr.out,
+                   "Output: FILE.png (image grid, or scatter of 2-D points) or FILE.csv (points)")
+      ->required();
   sample->add_option("--seed", sr.seed, "Random seed");
   bool no_ema = false;
   sample->add_flag("--no-ema", no_ema, "Use the raw weights, not the EMA");

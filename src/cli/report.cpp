@@ -104,10 +104,12 @@ void write_report(const std::string& run_dir) {
   auto rows = io::read_metrics(train::metrics_path(run_dir));
   add_summary(report, rows, run_dir);
   add_charts(report, rows);
-  add_image(report, run_dir + "/samples.png", "Samples");
+  add_image(report, run_dir + "/samples.png",
+            c.data_shape.size() == 3 ? "Samples" : "Samples (blue) over test data (grey)");
   add_image(report, run_dir + "/reconstructions.png",
             "Reconstructions (rows alternate: test images, then the model's reconstruction)");
-  if (!report.charts_svg.empty()) io::write_file_atomic(run_dir + "/loss.svg", report.charts_svg[0]);
+  if (!report.charts_svg.empty())
+    io::write_file_atomic(run_dir + "/loss.svg", report.charts_svg[0]);
   io::write_file_atomic(run_dir + "/report.html", io::render_report_html(report));
 }
 

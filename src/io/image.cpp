@@ -82,6 +82,57 @@ at::Tensor image_grid(const at::Tensor& images, int64_t nrow, int64_t padding) {
   return grid;
 }
 
+namespace {
+
+const float kScatterColours[][3] = {{0.55f, 0.55f, 0.55f},
+                                    {0.12f, 0.47f, 0.71f},
+                                    {0.84f, 0.15f, 0.16f},
+                                    {0.17f, 0.63f, 0.17f},
+                                    {0.58f, 0.40f, 0.74f}};
+
+// Centre and half-width of a square view holding every finite point, with a 5% margin.
+std::pair<at::Tensor, double> scatter_view(const std::vector<at::Tensor>& sets) {
+  std::vector<at::Tensor> finite;
+  for (const auto& s : sets) finite.push_back(s.index({torch::isfinite(s).all(1)}));
+  const at::Tensor all = at::cat(finite);
+  if (all.size(0) == 0) return {at::zeros({2}, at::kDouble), 1.0};
+  const at::Tensor lo = std::get<0>(all.min(0)), hi = std::get<0>(all.max(0));
+  const double half = std::max(1e-9, 0.5 * (hi - lo).max().item<double>()) * 1.05;
+  return {(lo + hi) / 2, half};
+}
+
+}  // namespace
+
+at::Tensor scatter_image(const std::vector<at::Tensor>& point_sets, int64_t size, int64_t dot) {
+  if (size < 8 || dot < 1 || dot > size)
+    throw Error("scatter_image: needs size >= 8 and 1 <= dot <= size");
+  std::vector<at::Tensor> sets;
+  for (const auto& s : point_sets) {
+    if (!s.defined() || s.dim() != 2 || s.size(1) != 2)
+      throw Error("scatter_image expects point sets (N, 2), got " + shape_text(s));
+    sets.push_back(s.detach().to(at::kCPU, at::kDouble));
+  }
+  at::Tensor image = at::ones({3, size, size}, at::kFloat);
+  if (sets.empty()) return image;
+  auto [centre, half] = scatter_view(sets);
+  const int64_t colours = sizeof(kScatterColours) / sizeof(kScatterColours[0]);
+  for (size_t k = 0; k < sets.size(); ++k) {
+    at::Tensor p = sets[k].index({torch::isfinite(sets[k]).all(1)});
+    // Pixel coordinates; y grows upwards on screen.
+    at::Tensor uv = ((p - centre) / (2 * half) + 0.5) * (size - 1);
+    const at::Tensor col = uv.select(1, 0).round().to(at::kLong);
+    const at::Tensor row = (size - 1 - uv.select(1, 1)).round().to(at::kLong);
+    for (int64_t dy = 0; dy < dot; ++dy)
+      for (int64_t dx = 0; dx < dot; ++dx) {
+        const at::Tensor flat =
+            (row + dy).clamp_max(size - 1) * size + (col + dx).clamp_max(size - 1);
+        for (int64_t c = 0; c < 3; ++c)
+          image[c].view({-1}).index_fill_(0, flat, kScatterColours[k % colours][c]);
+      }
+  }
+  return image;
+}
+
 std::string encode_png(const at::Tensor& image) {
   const at::Tensor hwc = to_hwc_bytes(image);
   const int h = static_cast<int>(hwc.size(0)), w = static_cast<int>(hwc.size(1));

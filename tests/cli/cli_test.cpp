@@ -358,7 +358,8 @@ TEST_F(ToyRun, TrainWritesTheRunDirectory) {
   for (const char* name : {"config.json", "model.safetensors", "checkpoint.pt", "metrics.jsonl",
                            "eval.json", "samples.csv", "report.html"})
     EXPECT_TRUE(fs::is_regular_file(run() + "/" + name)) << name;
-  EXPECT_FALSE(fs::exists(run() + "/samples.png")) << "points are written as CSV";
+  EXPECT_TRUE(is_png(run() + "/samples.png")) << "2-D points also get a scatter picture";
+  EXPECT_NE(read_text(run() + "/report.html").find("data:image/png"), std::string::npos);
 
   json config = json::parse(read_text(run() + "/config.json"), nullptr, false);
   ASSERT_FALSE(config.is_discarded());
@@ -380,7 +381,7 @@ TEST_F(ToyRun, TrainWritesTheRunDirectory) {
   EXPECT_TRUE(std::isfinite(ev["metrics"].value("neg_elbo", NAN)));
 
   const auto samples = read_csv(run() + "/samples.csv");
-  EXPECT_EQ(samples.size(), 64u);
+  EXPECT_EQ(samples.size(), 2000u);  // enough points for the scatter picture
   for (const auto& row : samples) EXPECT_EQ(row.size(), 2u);
 
   const std::string html = read_text(run() + "/report.html");
@@ -433,11 +434,15 @@ TEST_F(ToyRun, SampleWritesCsvPoints) {
   EXPECT_EQ(read_text(out), read_text(again));
 }
 
-TEST_F(ToyRun, SamplePngOfPointsIsAnError) {
+TEST_F(ToyRun, SamplePngOfPointsIsAScatter) {
   const std::string out = file("s.png");
+  Result r = deepgen({"sample", "--run", run(), "--n", "10", "--out", out});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(is_png(out));
+  const std::string bad = file("s.jpg");
   EXPECT_TRUE(
-      one_line_error(deepgen({"sample", "--run", run(), "--n", "10", "--out", out}), ".csv"));
-  EXPECT_FALSE(fs::exists(out));
+      one_line_error(deepgen({"sample", "--run", run(), "--n", "10", "--out", bad}), ".png"));
+  EXPECT_FALSE(fs::exists(bad));
 }
 
 TEST_F(ToyRun, SampleNonPositiveCountIsAnError) {

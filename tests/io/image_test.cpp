@@ -127,3 +127,37 @@ TEST(Image, GridRejectsBadInput) {
 
 }  // namespace
 }  // namespace deepgen::io
+
+namespace deepgen::io {
+namespace {
+
+TEST(Scatter, PointsLandWhereTheyShouldInTheirColour) {
+  // Two points at opposite corners of the view and one in the middle, in the second colour.
+  at::Tensor a = torch::tensor({{0.0, 0.0}, {1.0, 1.0}}, at::kDouble);
+  at::Tensor b = torch::tensor({{0.5, 0.5}}, at::kDouble);
+  at::Tensor img = scatter_image({a, b}, 101, /*dot=*/1);
+  ASSERT_EQ(img.sizes(), (std::vector<int64_t>{3, 101, 101}));
+  // (0, 0) is bottom-left, (1, 1) top-right, each 5% inside the border; (0.5, 0.5) the centre.
+  auto is_white = [&](int64_t r, int64_t c) {
+    return img.index({at::indexing::Slice(), r, c}).min().item<float>() == 1.0f;
+  };
+  EXPECT_FALSE(is_white(50, 50));
+  EXPECT_NEAR(img[0][50][50].item<float>(), 0.12f, 1e-6);  // blue: the second set
+  const int64_t inset = static_cast<int64_t>(std::lround(100 * (0.5 - 0.5 / 1.05)));
+  EXPECT_FALSE(is_white(100 - inset, inset));  // (0, 0)
+  EXPECT_FALSE(is_white(inset, 100 - inset));  // (1, 1)
+  EXPECT_TRUE(is_white(inset, inset));         // (0, 1): no point there
+  EXPECT_EQ(static_cast<int64_t>((img[0] < 1.0f).sum().item<int64_t>()), 3);
+}
+
+TEST(Scatter, NonFinitePointsAreSkippedAndBadShapesRejected) {
+  at::Tensor a = torch::tensor({{0.0, 0.0}, {std::nan(""), 1.0}, {2.0, 2.0}}, at::kDouble);
+  at::Tensor img = scatter_image({a}, 64, /*dot=*/1);
+  EXPECT_EQ((img[0] < 1.0f).sum().item<int64_t>(), 2);
+  // Default dots are 2 x 2: four pixels per isolated point.
+  EXPECT_EQ((scatter_image({a}, 64)[0] < 1.0f).sum().item<int64_t>(), 8);
+  EXPECT_THROW(scatter_image({torch::zeros({4, 3})}, 64), Error);
+}
+
+}  // namespace
+}  // namespace deepgen::io

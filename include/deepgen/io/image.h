@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <string>
+#include <vector>
 
 namespace deepgen::io {
 
@@ -14,6 +15,12 @@ at::Tensor read_image(const std::string& path);
 at::Tensor image_grid(const at::Tensor& images, int64_t nrow, int64_t padding = 2);
 // (C, H, W) or (H, W) in [0, 1] as PNG bytes, C in 1..4; uint8 input is taken as 0..255 pixels.
 std::string encode_png(const at::Tensor& image);
+// 2-D point sets drawn as a (3, size, size) scatter image in [0, 1] on white, each set in its own
+// colour (first: grey, then blue, red, green, ...), later sets on top. The view is the bounding
+// box of every finite point with a 5% margin, the same scale on both axes. Points must be (N, 2)
+// and are drawn as dot x dot squares.
+at::Tensor scatter_image(const std::vector<at::Tensor>& point_sets, int64_t size = 512,
+                         int64_t dot = 2);
 void write_png(const std::string& path, const at::Tensor& image);  // atomic
 
 }  // namespace deepgen::io
