@@ -112,20 +112,23 @@ void write_outputs(train::GenerativeModel& model, const RunConfig& c, const data
   }
   at::Tensor samples = draw_samples(model, 64, c.train.seed);
   io::write_png(run_dir + "/samples.png", io::image_grid(samples, 8));
-  at::Tensor x = data.test.x.slice(0, 0, 32);
+  // Rows alternate: up to 8 test images, then their reconstructions.
+  const int64_t cols = std::min<int64_t>(8, data.test.size());
+  const int64_t n = std::min<int64_t>(32, data.test.size()) / cols * cols;
+  at::Tensor x = data.test.x.slice(0, 0, n);
   at::Tensor recon;
   {
     c10::InferenceMode guard;
     recon = model.reconstruct(x.to(resolve_device(c.device)));
   }
-  if (recon.defined()) {
-    // Rows alternate: 8 test images, then their reconstructions.
-    at::Tensor pairs =
-        torch::stack({x.view({4, 8, -1}), recon.to(torch::kCPU).view({4, 8, -1})}, 1);
-    std::vector<int64_t> shape{64};
-    shape.insert(shape.end(), c.data_shape.begin(), c.data_shape.end());
-    io::write_png(run_dir + "/reconstructions.png", io::image_grid(pairs.reshape(shape), 8));
+  if (!recon.defined()) return;
+  recon = recon.to(torch::kCPU).reshape(x.sizes());
+  std::vector<at::Tensor> rows;
+  for (int64_t i = 0; i < n; i += cols) {
+    rows.push_back(x.slice(0, i, i + cols));
+    rows.push_back(recon.slice(0, i, i + cols));
   }
+  io::write_png(run_dir + "/reconstructions.png", io::image_grid(torch::cat(rows), cols));
 }
 
 int run_train(RunConfig c, bool resume, const std::string& run_dir) {

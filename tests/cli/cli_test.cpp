@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "deepgen/core/version.h"
+#include "deepgen/io/image.h"
 #include "support/temp_dir.h"
 
 extern char** environ;
@@ -586,6 +587,38 @@ TEST(CliImages, MnistRunWritesImagesAndReport) {
   EXPECT_TRUE(one_line_error(
       deepgen({"sample", "--run", run, "--n", "9", "--out", dir.file("s.csv")}, default_root),
       ".png"));
+}
+
+}  // namespace
+
+namespace {
+
+// A folder of the user's own images: mixed sizes need --image-size, then train, reconstruct and
+// report like MNIST (with a tiny test split of 2 images).
+TEST(CliFolder, MixedSizesNeedImageSizeThenTrain) {
+  deepgen::testing::TempDir dir;
+  const std::string images = dir.file("imgs");
+  fs::create_directories(images);
+  for (int i = 0; i < 20; ++i) {
+    const int64_t h = i % 2 ? 12 : 10;
+    deepgen::io::write_png(images + "/im" + std::to_string(i) + ".png",
+                           torch::rand({3, h, 12}, at::make_generator<at::CPUGeneratorImpl>(i)));
+  }
+  const std::string run = dir.file("run");
+  EXPECT_TRUE(one_line_error(deepgen({"train", "vae", "--data", "folder:" + images, "--out", run,
+                                      "--steps", "5", "--batch", "4", "--threads", "1"}),
+                             "--image-size"));
+  Result r = deepgen({"train", "vae", "--data", "folder:" + images, "--image-size", "8", "--out",
+                      run, "--steps", "5", "--batch", "4", "--threads", "1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json config = json::parse(read_text(run + "/config.json"));
+  EXPECT_EQ(config["data_shape"], json({3, 8, 8}));
+  EXPECT_TRUE(is_png(run + "/samples.png"));
+  EXPECT_TRUE(is_png(run + "/reconstructions.png"));
+  // 2 test images: one row of originals over one row of reconstructions, 2 px padding.
+  at::Tensor recon = deepgen::io::read_image(run + "/reconstructions.png");
+  EXPECT_EQ(recon.size(0), 2 * (8 + 2) + 2);
+  EXPECT_EQ(recon.size(1), 2 * (8 + 2) + 2);
 }
 
 }  // namespace
