@@ -7,6 +7,7 @@
 #include "deepgen/data/loader.h"
 #include "deepgen/train/optim.h"
 #include "deepgen/vi/vae.h"
+#include "ratio_reporter.h"
 
 namespace {
 
@@ -79,4 +80,7 @@ BENCHMARK(BM_ConvTrainStep)
 
 }  // namespace
 
-BENCHMARK_MAIN();
+// Ratios are against (1 intra-op, 1 BLAS) thread of the same model in this run.
+int main(int argc, char** argv) {
+  return deepgen::bench::run_with_ratios(argc, argv, "steps/s", /*swept=*/2);
+}

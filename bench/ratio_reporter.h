@@ -1,0 +1,69 @@
+#pragma once
+// Console output plus a closing table of ratios against a baseline measured in the same run
+// (these machines are too noisy to compare numbers across runs).
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace deepgen::bench {
+
+// Runs are grouped by function name plus every argument after the first `swept` ones; the first
+// run of each group is its baseline, and each run's `counter` is divided by the baseline's.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  RatioReporter(std::string counter, int swept) : counter_(std::move(counter)), swept_(swept) {}
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const auto& r : runs) {
+      auto it = r.counters.find(counter_);
+      if (it == r.counters.end() || r.run_type != Run::RT_Iteration) continue;
+      rows_.push_back({group_of(r), r.benchmark_name(), r.report_label, it->second.value});
+    }
+  }
+
+  void Finalize() override {
+    std::map<std::string, double> baseline;
+    std::printf("\n%-52s %10s %8s  %s\n", "benchmark", counter_.c_str(), "ratio", "label");
+    for (const auto& row : rows_) {
+      const double base = baseline.emplace(row.group, row.value).first->second;
+      std::printf("%-52s %10.2f %7.2fx  %s\n", row.name.c_str(), row.value,
+                  base > 0 ? row.value / base : 0.0, row.label.c_str());
+    }
+    std::printf("(ratio: against the first row of the same group in this run)\n");
+  }
+
+ private:
+  struct Row {
+    std::string group, name, label;
+    double value;
+  };
+
+  std::string group_of(const Run& r) const {
+    std::string args = r.run_name.args;
+    for (int i = 0; i < swept_; ++i) {
+      const auto slash = args.find('/');
+      args = slash == std::string::npos ? "" : args.substr(slash + 1);
+    }
+    return r.run_name.function_name + "/" + args;
+  }
+
+  std::string counter_;
+  int swept_;
+  std::vector<Row> rows_;
+};
+
+// main() for a benchmark file whose first `swept` arguments are the settings being compared.
+inline int run_with_ratios(int argc, char** argv, const std::string& counter, int swept) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  RatioReporter reporter(counter, swept);
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}
+
+}  // namespace deepgen::bench
