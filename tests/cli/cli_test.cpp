@@ -303,6 +303,27 @@ TEST(CliErrors, UnknownConfigKey) {
       deepgen({"train", "--config", config, "--out", dir.file("run"), "--threads", "1"}), "trian"));
 }
 
+// A config file is the base; flags given on the command line override it, and the resolved
+// config.json records both.
+TEST(CliConfig, FileIsTheBaseAndFlagsOverrideIt) {
+  TempDir dir;
+  const std::string config = dir.file("config.json");
+  std::ofstream(config) << R"({"model": "vae", "data": {"spec": "toy:rings"},
+    "model_options": {"latent": 3, "hidden": [16]},
+    "train": {"steps": 7, "batch": 32, "lr": 0.002}})";
+  const std::string run = dir.file("run");
+  Result r =
+      deepgen({"train", "--config", config, "--out", run, "--batch", "16", "--threads", "1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json c = json::parse(read_text(run + "/config.json"));
+  EXPECT_EQ(c["data"]["spec"], "toy:rings");
+  EXPECT_EQ(c["model_options"]["latent"], 3);
+  EXPECT_EQ(c["model_options"]["hidden"], json({16}));
+  EXPECT_EQ(c["train"]["steps"], 7);
+  EXPECT_EQ(c["train"]["batch"], 16);  // the flag wins
+  EXPECT_DOUBLE_EQ(c["train"]["lr"].get<double>(), 0.002);
+}
+
 // ---- info --------------------------------------------------------------------------------------
 
 TEST(CliInfo, PrintsOneJsonObject) {
