@@ -33,11 +33,11 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 }
 
 void write_csv(const std::string& path, const at::Tensor& points) {
-  at::Tensor p = points.to(torch::kCPU, torch::kDouble).contiguous();
+  const at::Tensor p = points.to(torch::kCPU, torch::kDouble).contiguous();
+  const auto a = p.accessor<double, 2>();
   std::string out;
-  for (int64_t i = 0; i < p.size(0); ++i) {
-    for (int64_t j = 0; j < p.size(1); ++j)
-      out += (j ? "," : "") + c10::str(p[i][j].item<double>());
+  for (int64_t i = 0; i < a.size(0); ++i) {
+    for (int64_t j = 0; j < a.size(1); ++j) out += (j ? "," : "") + c10::str(a[i][j]);
     out += "\n";
   }
   io::write_file_atomic(path, out);

@@ -47,6 +47,13 @@ void read_tensors(torch::serialize::InputArchive& archive, const io::NamedTensor
   }
 }
 
+io::NamedTensors ema_tensors(const Ema& ema) {
+  io::NamedTensors out;
+  for (size_t i = 0; i < ema.shadow().size(); ++i)
+    out.emplace_back("ema." + std::to_string(i), ema.shadow()[i]);
+  return out;
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, torch::nn::Module& module, const Ema* ema,
@@ -58,10 +65,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& module, const E
   archive.write("model", model_archive);
   archive.write("optimizer", optim_archive);
   if (ema) {
-    io::NamedTensors shadow;
-    for (size_t i = 0; i < ema->shadow().size(); ++i)
-      shadow.emplace_back("ema." + std::to_string(i), ema->shadow()[i]);
-    write_tensors(ema_archive, shadow);
+    write_tensors(ema_archive, ema_tensors(*ema));
     archive.write("ema", ema_archive);
   }
   archive.write("step", torch::tensor(state.step, torch::kInt64));
@@ -85,10 +89,7 @@ CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& modu
       torch::serialize::InputArchive ema_archive;
       if (!archive.try_read("ema", ema_archive))
         throw Error("checkpoint has no EMA weights but the run uses EMA");
-      io::NamedTensors shadow;
-      for (size_t i = 0; i < ema->shadow().size(); ++i)
-        shadow.emplace_back("ema." + std::to_string(i), ema->shadow()[i]);
-      read_tensors(ema_archive, shadow);
+      read_tensors(ema_archive, ema_tensors(*ema));
     }
     at::Tensor step;
     archive.read("step", step);

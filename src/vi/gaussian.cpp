@@ -2,10 +2,6 @@
 
 namespace deepgen::vi {
 
-namespace {
-constexpr double kLog2Pi = 1.8378770664093453;  // log(2π)
-}
-
 at::Tensor gaussian_kl(const at::Tensor& mu1, const at::Tensor& logvar1, const at::Tensor& mu2,
                        const at::Tensor& logvar2) {
   return 0.5 * (logvar2 - logvar1 + (logvar1.exp() + (mu1 - mu2).pow(2)) * (-logvar2).exp() - 1.0);

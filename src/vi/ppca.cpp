@@ -4,10 +4,6 @@
 
 namespace deepgen::vi {
 
-namespace {
-constexpr double kLog2Pi = 1.8378770664093453;
-}
-
 at::Tensor Ppca::m() const {
   const int64_t k = w.size(1);
   return w.t().matmul(w) + s2 * torch::eye(k, w.options());

@@ -12,11 +12,7 @@ namespace {
 
 constexpr double kMinLogSigma = -6.9;  // σ ≥ 1e-3: a learned σ → 0 would make the bound diverge
 
-int64_t numel(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (int64_t s : shape) n *= s;
-  return n;
-}
+int64_t numel(const std::vector<int64_t>& shape) { return c10::multiply_integers(shape); }
 
 bool is_image(const std::vector<int64_t>& shape) { return shape.size() == 3; }
 

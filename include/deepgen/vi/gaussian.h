@@ -5,6 +5,8 @@
 
 namespace deepgen::vi {
 
+inline constexpr double kLog2Pi = 1.8378770664093453;  // log(2π)
+
 // KL(N(mu1, e^lv1) || N(mu2, e^lv2)) = ½[lv2 − lv1 + (e^lv1 + (mu1 − mu2)²)/e^lv2 − 1].
 at::Tensor gaussian_kl(const at::Tensor& mu1, const at::Tensor& logvar1, const at::Tensor& mu2,
                        const at::Tensor& logvar2);
