@@ -68,6 +68,15 @@ TEST(Runtime, ApplyThreadsSetsBothPools) {
 
   EXPECT_EQ(apply_threads(2).intra_op, 2);
   EXPECT_EQ(at::get_num_threads(), 2);
+
+  // --blas-threads: the BLAS pool is set on its own, the intra-op count as asked.
+  const ThreadSettings b = apply_threads(1, 2);
+  EXPECT_EQ(b.intra_op, 1);
+  EXPECT_EQ(b.blas, 2);
+  EXPECT_EQ(at::get_num_threads(), 1);
+  if (blas_threads() != -1) EXPECT_EQ(blas_threads(), 2);
+  apply_threads(2);  // back to BLAS = 1
+  if (blas_threads() != -1) EXPECT_EQ(blas_threads(), 1);
   at::set_num_threads(before);
 }
 
