@@ -35,6 +35,9 @@ std::vector<std::string> model_names();
 std::unique_ptr<train::GenerativeModel> make_model(const RunConfig& config);
 // Every option of the model with defaults filled in (what config.json records).
 nlohmann::json resolved_model_options(const RunConfig& config);
+// Fills what depends on the training set (data_shape, per-example state sizes) and resolves
+// the model options.
+void adapt_to_data(RunConfig& config, const data::Dataset& train);
 
 // Commands. Each returns the process exit code.
 struct SampleRequest {
@@ -48,12 +51,28 @@ struct EvalRequest {
   int64_t batch = 500;
   int64_t max_batches = 0;
   uint64_t seed = 0;
+  int64_t iwae_k = 0;             // vae: IWAE bound with K samples
+  bool amortization_gap = false;  // vae
+  int64_t refine_steps = -1;      // vae: -1 keeps the model's default
+  double refine_lr = 0;           // vae: 0 keeps the model's default
 };
+// Passes the evaluation extras of `request` to the model; an error if the model has none.
+void configure_evaluation(train::GenerativeModel& model, const EvalRequest& request);
 int run_train(RunConfig config, bool resume, const std::string& run_dir);
 int run_sample(const SampleRequest& request);
 int run_eval(const EvalRequest& request);
 int run_info();
 int run_demo(const std::string& out_dir, int threads, const std::string& device);
+// deepgen fit gmm (src/cli/fit.cpp): Bayesian Gaussian mixture by CAVI, one JSON object out.
+struct FitGmmRequest {
+  std::string data, png;  // data: toy:NAME | csv:PATH; png: scatter of the fit (2-D only)
+  int64_t components = 0;
+  double tol = 1e-3;  // on the ELBO change per point
+  int64_t max_iter = 100;
+  uint64_t seed = 0;
+  int threads = 0;
+};
+int run_fit_gmm(const FitGmmRequest& request);
 
 // Shared by the commands.
 RunConfig load_run_config(const std::string& run_dir);

@@ -118,7 +118,7 @@ void write_outputs(train::GenerativeModel& model, const RunConfig& c, const data
   at::Tensor x = data.test.x.slice(0, 0, n);
   at::Tensor recon;
   {
-    c10::InferenceMode guard;
+    torch::NoGradGuard no_grad;  // not InferenceMode: per-example inference fits q by gradients
     recon = model.reconstruct(x.to(resolve_device(c.device)));
   }
   if (!recon.defined()) return;
@@ -135,8 +135,7 @@ int run_train(RunConfig c, bool resume, const std::string& run_dir) {
   const ThreadSettings threads = apply_threads(c.threads, c.blas_threads);
   const c10::Device device = resolve_device(c.device);
   data::Splits splits = data::load_data(c.data);
-  c.data_shape = splits.train.sample_shape();
-  c.model_options = resolved_model_options(c);
+  adapt_to_data(c, splits.train);
   seed_global(c.train.seed);
   auto model = make_model(c);
   model->module().to(device);
@@ -202,7 +201,9 @@ int run_eval(const EvalRequest& req) {
   if (req.batch <= 0) throw Error("--batch must be positive");
   data::Splits splits = data::load_data(c.data);
   auto model = load_trained_model(c, req.run_dir, true);
+  configure_evaluation(*model, req);
   json out = evaluation(*model, c, splits.test, req.batch, req.max_batches, req.seed);
+  if (req.iwae_k > 0) out["iwae_k"] = req.iwae_k;
   out["run"] = req.run_dir;
   std::cout << out.dump() << std::endl;
   return 0;

@@ -15,12 +15,13 @@ using nlohmann::json;
 namespace {
 
 struct TrainFlags {
-  std::string model, data, out, config_file, device, optimizer, schedule, likelihood, hidden;
+  std::string model, data, out, config_file, device, optimizer, schedule, likelihood, hidden, arch,
+      inference, objective;
   int64_t steps = 0, epochs = 0, batch = 0, warmup = 0, checkpoint_every = 0, log_every = 0,
-          eval_every = 0, latent = 0;
+          eval_every = 0, latent = 0, k = 0, kl_warmup = 0;
   uint64_t seed = 0;
   int threads = 0, blas_threads = 0, image_size = 0;
-  double lr = 0, ema = 0, grad_clip = 0, sigma = 0, beta = 0;
+  double lr = 0, ema = 0, grad_clip = 0, sigma = 0, beta = 0, local_lr = 0;
   bool resume = false;
 };
 
@@ -71,6 +72,14 @@ CLI::App* add_train(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--likelihood", f.likelihood, "vae: gaussian (default) | bernoulli");
   cmd->add_option("--sigma", f.sigma, "vae: fixed decoder std (0: learned)");
   cmd->add_option("--beta", f.beta, "vae: KL weight (default 1)");
+  cmd->add_option("--kl-warmup", f.kl_warmup, "vae: steps over which the KL weight rises to beta");
+  cmd->add_option("--arch", f.arch, "vae: mlp (default) | conv (images)");
+  cmd->add_option("--inference", f.inference,
+                  "vae: amortized (encoder, default) | svi (per-example q, minibatches) | full "
+                  "(per-example q, whole set per step: variational EM)");
+  cmd->add_option("--local-lr", f.local_lr, "vae svi/full: Adam rate of the per-example q");
+  cmd->add_option("--objective", f.objective, "vae: elbo (default) | iwae");
+  cmd->add_option("--k", f.k, "vae: samples per example (the IWAE's K; ELBO: averaged)");
   return cmd;
 }
 
@@ -104,6 +113,12 @@ json train_overrides(CLI::App* cmd, const TrainFlags& f) {
   if (given("--likelihood")) o["model_options"]["likelihood"] = f.likelihood;
   if (given("--sigma")) o["model_options"]["sigma"] = f.sigma;
   if (given("--beta")) o["model_options"]["beta"] = f.beta;
+  if (given("--kl-warmup")) o["model_options"]["kl_warmup"] = f.kl_warmup;
+  if (given("--arch")) o["model_options"]["architecture"] = f.arch;
+  if (given("--inference")) o["model_options"]["inference"] = f.inference;
+  if (given("--local-lr")) o["model_options"]["local_lr"] = f.local_lr;
+  if (given("--objective")) o["model_options"]["objective"] = f.objective;
+  if (given("--k")) o["model_options"]["k"] = f.k;
   return o;
 }
 
@@ -171,6 +186,12 @@ int main(int argc, char** argv) {
   eval->add_option("--batch", er.batch, "Evaluation batch size");
   eval->add_option("--max-batches", er.max_batches, "Evaluate on this many batches (0: all)");
   eval->add_option("--seed", er.seed, "Seed of the evaluation noise");
+  eval->add_option("--iwae-k", er.iwae_k, "vae: also the IWAE bound with K samples (test NLL)");
+  eval->add_flag("--amortization-gap", er.amortization_gap,
+                 "vae: ELBO after fitting q per test point minus the encoder's ELBO");
+  eval->add_option("--refine-steps", er.refine_steps,
+                   "vae: Adam steps fitting q per test point (default 200)");
+  eval->add_option("--refine-lr", er.refine_lr, "vae: their rate (default 0.05)");
 
   auto* info = app.add_subcommand("info", "Version, devices, threads and data sets as JSON");
 
@@ -180,6 +201,18 @@ int main(int argc, char** argv) {
   demo->add_option("--out", demo_out, "Output directory");
   demo->add_option("--threads", demo_threads, "CPU threads (0: measured default)");
   demo->add_option("--device", demo_device, "cpu | cuda | auto");
+
+  dc::FitGmmRequest gr;
+  auto* fit = app.add_subcommand("fit", "Fit a model without the training loop; prints JSON");
+  fit->require_subcommand(1);
+  auto* fit_gmm = fit->add_subcommand("gmm", "Bayesian Gaussian mixture by mean-field CAVI");
+  fit_gmm->add_option("--data", gr.data, "toy:NAME | csv:PATH (fits the train split)")->required();
+  fit_gmm->add_option("--components", gr.components, "Mixture components K")->required();
+  fit_gmm->add_option("--tol", gr.tol, "Stop when the ELBO changes by less than this per point");
+  fit_gmm->add_option("--max-iter", gr.max_iter, "Maximum CAVI sweeps (default 100)");
+  fit_gmm->add_option("--seed", gr.seed, "Seed of the k-means++ start and of toy data");
+  fit_gmm->add_option("--png", gr.png, "Write the fit as a scatter PNG (2-D data)");
+  fit_gmm->add_option("--threads", gr.threads, "Intra-op CPU threads (0: one per core)");
 
   try {
     app.parse(argc, argv);
@@ -198,6 +231,7 @@ int main(int argc, char** argv) {
     if (*eval) return dc::run_eval(er);
     if (*info) return dc::run_info();
     if (*demo) return dc::run_demo(demo_out, demo_threads, demo_device);
+    if (*fit_gmm) return dc::run_fit_gmm(gr);
   } catch (const deepgen::Error& e) {
     std::cerr << "deepgen: error: " << e.what() << std::endl;
     return 1;

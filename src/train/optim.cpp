@@ -48,4 +48,24 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
 
+void row_adam_step(at::Tensor& param, at::Tensor& exp_avg, at::Tensor& exp_avg_sq,
+                   at::Tensor& steps, const at::Tensor& index, const at::Tensor& grad, double lr,
+                   const OptimizerOptions& o) {
+  torch::NoGradGuard no_grad;
+  const at::Tensor t = steps.index_select(0, index) + 1;
+  std::vector<int64_t> row_shape(grad.dim(), 1);
+  row_shape[0] = grad.size(0);
+  const at::Tensor tr = t.to(grad.scalar_type()).reshape(row_shape);
+  const at::Tensor m = exp_avg.index_select(0, index).mul_(o.beta1).add_(grad, 1.0 - o.beta1);
+  const at::Tensor v =
+      exp_avg_sq.index_select(0, index).mul_(o.beta2).addcmul_(grad, grad, 1.0 - o.beta2);
+  const at::Tensor bias1 = 1.0 - torch::pow(o.beta1, tr);
+  const at::Tensor bias2 = 1.0 - torch::pow(o.beta2, tr);
+  const at::Tensor step = lr * (m / bias1) / ((v / bias2).sqrt() + o.eps);
+  param.index_copy_(0, index, param.index_select(0, index) - step);
+  exp_avg.index_copy_(0, index, m);
+  exp_avg_sq.index_copy_(0, index, v);
+  steps.index_copy_(0, index, t);
+}
+
 }  // namespace deepgen::train

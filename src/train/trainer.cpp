@@ -120,10 +120,15 @@ class Run {
   }
 
   void train_step() {
-    set_learning_rate(*optimizer_, learning_rate(o_.optimizer, step_, total_));
-    at::Tensor x = data::gather(train_data_, sampler_.indices(step_), o_.device);
+    const double lr = learning_rate(o_.optimizer, step_, total_);
+    set_learning_rate(*optimizer_, lr);
+    TrainBatch batch;
+    batch.index = sampler_.indices(step_);
+    batch.x = data::gather(train_data_, batch.index, o_.device);
+    batch.index = batch.index.to(o_.device);
+    batch.step = step_;
     optimizer_->zero_grad();
-    LossOutput out = model_.loss(x);
+    LossOutput out = model_.train_loss(batch);
     const double loss = out.loss.item<double>();
     if (!std::isfinite(loss)) nan_error(loss);
     out.loss.backward();
@@ -131,6 +136,7 @@ class Run {
       last_grad_norm_ =
           torch::nn::utils::clip_grad_norm_(module_.parameters(), o_.optimizer.grad_clip);
     optimizer_->step();
+    model_.after_step(batch);
     if (ema_) ema_->update(module_);
     ++step_;
     window_.add(loss, out);

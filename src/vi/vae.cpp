@@ -1,9 +1,8 @@
 #include "deepgen/vi/vae.h"
 
-#include <nlohmann/json.hpp>
-
 #include "deepgen/core/error.h"
-#include "deepgen/data/transforms.h"
+#include "deepgen/nn/conv.h"
+#include "deepgen/nn/mlp.h"
 #include "deepgen/vi/gaussian.h"
 
 namespace deepgen::vi {
@@ -12,84 +11,56 @@ namespace {
 
 constexpr double kMinLogSigma = -6.9;  // σ ≥ 1e-3: a learned σ → 0 would make the bound diverge
 
-int64_t numel(const std::vector<int64_t>& shape) { return c10::multiply_integers(shape); }
+bool conv(const VaeOptions& o) { return o.architecture() == "conv"; }
 
-bool is_image(const std::vector<int64_t>& shape) { return shape.size() == 3; }
+torch::nn::AnyModule make_encoder(const VaeOptions& o, int64_t dim) {
+  if (conv(o))
+    return torch::nn::AnyModule(nn::ConvEncoder(nn::ConvOptions(o.data_shape(), 2 * o.latent())
+                                                    .channels(o.conv_channels())
+                                                    .activation(o.activation())));
+  return torch::nn::AnyModule(
+      nn::MLP(nn::MLPOptions(dim, o.hidden(), 2 * o.latent()).activation(o.activation())));
+}
+
+torch::nn::AnyModule make_decoder(const VaeOptions& o, int64_t dim) {
+  if (conv(o))
+    return torch::nn::AnyModule(nn::ConvDecoder(nn::ConvOptions(o.data_shape(), o.latent())
+                                                    .channels(o.conv_channels())
+                                                    .activation(o.activation())));
+  std::vector<int64_t> reversed(o.hidden().rbegin(), o.hidden().rend());
+  return torch::nn::AnyModule(
+      nn::MLP(nn::MLPOptions(o.latent(), reversed, dim).activation(o.activation())));
+}
+
+// k draws z = mu + σ·eps, flattened to (k·B, latent).
+at::Tensor draw_latents(const at::Tensor& mu, const at::Tensor& logvar, int64_t k) {
+  const at::Tensor eps = torch::randn({k, mu.size(0), mu.size(1)}, mu.options());
+  return reparameterize(mu, logvar, eps).reshape({k * mu.size(0), mu.size(1)});
+}
+
+// x repeated k times along a new leading dim, flattened to (k·B, ...).
+at::Tensor repeat_k(const at::Tensor& x, int64_t k) {
+  std::vector<int64_t> shape = x.sizes().vec();
+  shape.insert(shape.begin(), k);
+  at::Tensor r = x.unsqueeze(0).expand(shape);
+  shape.erase(shape.begin());
+  shape[0] *= k;
+  return r.reshape(shape);
+}
 
 }  // namespace
 
-void validate(const VaeOptions& o) {
-  if (o.data_shape().empty() || numel(o.data_shape()) <= 0) throw Error("vae: empty data shape");
-  if (o.latent() <= 0) throw Error("vae: --latent must be positive");
-  for (int64_t h : o.hidden())
-    if (h <= 0) throw Error("vae: --hidden sizes must be positive");
-  nn::activate(o.activation(), torch::zeros({1}));  // throws on an unknown name
-  if (o.likelihood() != "gaussian" && o.likelihood() != "bernoulli")
-    throw Error("vae: unknown --likelihood '" + o.likelihood() + "': use gaussian or bernoulli");
-  if (o.sigma() < 0) throw Error("vae: --sigma must be > 0 (fixed) or 0 (learned)");
-  if (!(o.sigma_init() > 0)) throw Error("vae: sigma_init must be positive");
-  if (o.mean_activation() != "sigmoid" && o.mean_activation() != "identity")
-    throw Error("vae: mean_activation must be sigmoid or identity");
-  if (!(o.beta() >= 0)) throw Error("vae: --beta must be >= 0");
-}
-
-std::string to_json(const VaeOptions& o) {
-  nlohmann::json j{{"hidden", o.hidden()},
-                   {"latent", o.latent()},
-                   {"activation", o.activation()},
-                   {"likelihood", o.likelihood()},
-                   {"sigma", o.sigma()},
-                   {"sigma_init", o.sigma_init()},
-                   {"mean_activation", o.mean_activation()},
-                   {"beta", o.beta()},
-                   {"dynamic_binarization", o.dynamic_binarization()}};
-  return j.dump();
-}
-
-VaeOptions vae_options_from_json(const std::string& text, std::vector<int64_t> data_shape) {
-  VaeOptions o(std::move(data_shape));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text.empty() ? "{}" : text);
-    for (const auto& [key, value] : j.items()) {
-      if (key == "hidden")
-        o.hidden(value.get<std::vector<int64_t>>());
-      else if (key == "latent")
-        o.latent(value.get<int64_t>());
-      else if (key == "activation")
-        o.activation(value.get<std::string>());
-      else if (key == "likelihood")
-        o.likelihood(value.get<std::string>());
-      else if (key == "sigma")
-        o.sigma(value.get<double>());
-      else if (key == "sigma_init")
-        o.sigma_init(value.get<double>());
-      else if (key == "mean_activation")
-        o.mean_activation(value.get<std::string>());
-      else if (key == "beta")
-        o.beta(value.get<double>());
-      else if (key == "dynamic_binarization")
-        o.dynamic_binarization(value.get<bool>());
-      else
-        throw Error("vae: unknown option '" + key + "'");
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("vae options: ") + e.what());
-  }
-  validate(o);
-  return o;
-}
-
 VaeImpl::VaeImpl(VaeOptions options) : options_(std::move(options)) {
   validate(options_);
-  dim_ = numel(options_.data_shape());
-  std::vector<int64_t> reversed(options_.hidden().rbegin(), options_.hidden().rend());
-  encoder_ = register_module("encoder",
-                             nn::MLP(nn::MLPOptions(dim_, options_.hidden(), 2 * options_.latent())
-                                         .activation(options_.activation())));
-  decoder_ = register_module(
-      "decoder",
-      nn::MLP(nn::MLPOptions(options_.latent(), reversed, dim_).activation(options_.activation())));
+  dim_ = c10::multiply_integers(options_.data_shape());
+  if (amortized()) {
+    encoder_ = make_encoder(options_, dim_);
+    register_module("encoder", encoder_.ptr());
+  } else {
+    local_ = register_module("local", LocalPosteriors(options_.num_points(), options_.latent()));
+  }
+  decoder_ = make_decoder(options_, dim_);
+  register_module("decoder", decoder_.ptr());
   const bool learned = options_.sigma() == 0.0;
   at::Tensor init =
       torch::full({1}, std::log(learned ? options_.sigma_init() : options_.sigma()), torch::kFloat);
@@ -97,14 +68,22 @@ VaeImpl::VaeImpl(VaeOptions options) : options_(std::move(options)) {
 }
 
 std::pair<at::Tensor, at::Tensor> VaeImpl::encode(const at::Tensor& x) {
-  auto h = encoder_->forward(x.reshape({x.size(0), dim_})).chunk(2, 1);
+  if (!amortized())
+    throw Error("vae: a model trained with --inference " + options_.inference() +
+                " has no encoder; its q is fitted per example");
+  const at::Tensor in = conv(options_) ? x : x.reshape({x.size(0), dim_});
+  auto h = encoder_.forward(in).chunk(2, 1);
   return {h[0], h[1]};
+}
+
+std::pair<at::Tensor, at::Tensor> VaeImpl::posterior(const at::Tensor& x, const at::Tensor& index) {
+  return amortized() ? encode(x) : local_->gather(index);
 }
 
 at::Tensor VaeImpl::decode(const at::Tensor& z) {
   std::vector<int64_t> shape{z.size(0)};
   shape.insert(shape.end(), options_.data_shape().begin(), options_.data_shape().end());
-  at::Tensor out = decoder_->forward(z).reshape(shape);
+  at::Tensor out = decoder_.forward(z).reshape(shape);
   if (options_.likelihood() == "gaussian" && options_.mean_activation() == "sigmoid")
     out = torch::sigmoid(out);
   return out;
@@ -125,40 +104,21 @@ NegElbo VaeImpl::negative_elbo(const at::Tensor& x, const at::Tensor& eps) {
   return {-log_likelihood(x, decode(z)), kl_standard_normal(mu, logvar).sum(1)};
 }
 
-at::Tensor VaeModel::likelihood_input(const at::Tensor& x) const {
-  const auto& o = vae_->options();
-  if (o.likelihood() != "bernoulli") return x;
-  return o.dynamic_binarization() ? data::binarize_dynamic(x) : data::binarize_static(x);
+NegElbo VaeImpl::negative_elbo(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
+                               int64_t k) {
+  const at::Tensor ll = log_likelihood(repeat_k(x, k), decode(draw_latents(mu, logvar, k)));
+  return {-ll.reshape({k, x.size(0)}).mean(0), kl_standard_normal(mu, logvar).sum(1)};
 }
 
-train::LossOutput VaeModel::loss(const at::Tensor& x) {
-  NegElbo t = vae_->negative_elbo(likelihood_input(x));
-  at::Tensor recon = t.recon.mean(), kl = t.kl.mean();
-  train::LossOutput out{recon + vae_->options().beta() * kl,
-                        {{"recon", recon.detach()}, {"kl", kl.detach()}}};
-  if (vae_->options().likelihood() == "gaussian")
-    out.parts.emplace_back("sigma", vae_->log_sigma().exp().detach().squeeze());
-  return out;
-}
-
-train::LossOutput VaeModel::evaluate(const at::Tensor& x) {
-  NegElbo t = vae_->negative_elbo(likelihood_input(x));
-  at::Tensor recon = t.recon.mean(), kl = t.kl.mean();
-  return {recon + kl, {{"neg_elbo", recon + kl}, {"recon", recon}, {"kl", kl}}};
-}
-
-at::Tensor VaeModel::sample(int64_t n) {
-  const auto& o = vae_->options();
-  at::Tensor z = torch::randn({n, o.latent()}, vae_->log_sigma().options());
-  at::Tensor out = vae_->decode(z);
-  if (o.likelihood() == "bernoulli") return torch::sigmoid(out);
-  if (is_image(o.data_shape())) return out;
-  return out + vae_->log_sigma().exp() * torch::randn_like(out);
-}
-
-at::Tensor VaeModel::reconstruct(const at::Tensor& x) {
-  at::Tensor out = vae_->decode(vae_->encode(x).first);
-  return vae_->options().likelihood() == "bernoulli" ? torch::sigmoid(out) : out;
+at::Tensor VaeImpl::log_weights(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
+                                int64_t k) {
+  const at::Tensor z = draw_latents(mu, logvar, k);
+  const at::Tensor ll = log_likelihood(repeat_k(x, k), decode(z)).reshape({k, x.size(0)});
+  const at::Tensor zk = z.reshape({k, x.size(0), -1});
+  const at::Tensor zero = torch::zeros({}, z.options());
+  const at::Tensor log_prior = gaussian_log_prob(zk, zero, zero).sum(-1);
+  const at::Tensor log_q = gaussian_log_prob(zk, mu, logvar).sum(-1);
+  return ll + log_prior - log_q;
 }
 
 }  // namespace deepgen::vi

@@ -642,4 +642,83 @@ TEST(CliFolder, MixedSizesNeedImageSizeThenTrain) {
   EXPECT_EQ(recon.size(1), 2 * (8 + 2) + 2);
 }
 
+// ---- fit gmm (MATH 1.5) ------------------------------------------------------------------------
+
+// The fields of `deepgen fit gmm`'s JSON, with one ELBO value per sweep, never decreasing (float
+// tolerance 1e-10 relative, as in tests/vi/gmm_test.cpp).
+void expect_gmm_json(const json& j, size_t k, size_t d) {
+  for (const char* key : {"weights", "means", "covariances", "elbo", "iterations", "converged"})
+    ASSERT_TRUE(j.contains(key)) << key << "\n" << j.dump();
+  ASSERT_EQ(j["weights"].size(), k);
+  ASSERT_EQ(j["means"].size(), k);
+  ASSERT_EQ(j["covariances"].size(), k);
+  EXPECT_EQ(j["means"][0].size(), d);
+  EXPECT_EQ(j["covariances"][0].size(), d);
+  EXPECT_EQ(j["covariances"][0][0].size(), d);
+  const auto elbo = j["elbo"].get<std::vector<double>>();
+  ASSERT_EQ(elbo.size(), j["iterations"].get<size_t>());
+  for (size_t t = 1; t < elbo.size(); ++t)
+    EXPECT_GE(elbo[t], elbo[t - 1] - 1e-10 * std::abs(elbo[t])) << "sweep " << t + 1;
+}
+
+TEST(CliFitGmm, ToyMixtureIsRecoveredWithAPicture) {
+  // toy:ncsn-gmm is 0.2·N((−5,−5), I) + 0.8·N((5,5), I): 50k points, so the weights and means
+  // come back to within 0.01 and 0.05.
+  TempDir dir;
+  const std::string png = dir.file("fit.png");
+  Result r = deepgen({"fit", "gmm", "--data", "toy:ncsn-gmm", "--components", "2", "--png", png,
+                      "--threads", "1"});
+  ASSERT_TRUE(succeeded(r));
+  json j = only_json_object(r);
+  expect_gmm_json(j, 2, 2);
+  EXPECT_TRUE(j.value("converged", false));
+  EXPECT_EQ(j["collapsed"], json::array());
+  const size_t big = j["weights"][0].get<double>() > 0.5 ? 0 : 1;
+  EXPECT_NEAR(j["weights"][big].get<double>(), 0.8, 0.01);
+  EXPECT_NEAR(j["weights"][1 - big].get<double>(), 0.2, 0.01);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_NEAR(j["means"][big][i].get<double>(), 5.0, 0.05);
+    EXPECT_NEAR(j["means"][1 - big][i].get<double>(), -5.0, 0.05);
+  }
+  EXPECT_TRUE(is_png(png));
+}
+
+TEST(CliFitGmm, CsvPointsInThreeDimensions) {
+  TempDir dir;
+  const std::string csv = dir.file("points.csv");
+  {
+    std::ofstream out(csv);
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+    at::Tensor x = torch::randn({200, 3}, gen, torch::kDouble);
+    x.slice(0, 0, 100).add_(6.0);
+    for (int64_t i = 0; i < 200; ++i)
+      out << x[i][0].item<double>() << "," << x[i][1].item<double>() << ","
+          << x[i][2].item<double>() << "\n";
+  }
+  Result r = deepgen({"fit", "gmm", "--data", "csv:" + csv, "--components", "4", "--max-iter",
+                      "500", "--tol", "1e-8", "--threads", "1"});
+  ASSERT_TRUE(succeeded(r));
+  json j = only_json_object(r);
+  expect_gmm_json(j, 4, 3);
+  EXPECT_EQ(j["collapsed"].size(), 2u) << j.dump();  // two clusters, four components
+  for (const auto& w : j["weights"]) EXPECT_TRUE(std::isfinite(w.get<double>()));
+  EXPECT_TRUE(one_line_error(deepgen({"fit", "gmm", "--data", "csv:" + csv, "--components", "2",
+                                      "--png", dir.file("x.png"), "--threads", "1"}),
+                             "--png"));
+}
+
+TEST(CliFitGmm, BadComponentsAndDataAreOneLineErrors) {
+  TempDir dir;
+  const std::string csv = dir.file("few.csv");
+  std::ofstream(csv) << "0,0\n1,0\n0,1\n1,1\n2,2\n3,1\n1,3\n2,0\n0,2\n3,3\n";
+  EXPECT_TRUE(one_line_error(deepgen({"fit", "gmm", "--data", "csv:" + csv, "--components", "0"}),
+                             "--components"));
+  // 10 rows, 9 in the train split.
+  EXPECT_TRUE(one_line_error(deepgen({"fit", "gmm", "--data", "csv:" + csv, "--components", "20"}),
+                             "exceed the number of points (9)"));
+  EXPECT_TRUE(one_line_error(deepgen({"fit", "gmm", "--data", "mnist", "--components", "3"}),
+                             "toy:NAME or csv:PATH"));
+  EXPECT_TRUE(one_line_error(deepgen({"fit", "gmm", "--data", "toy:moons"}), "--components"));
+}
+
 }  // namespace

@@ -211,7 +211,15 @@ TEST(VaeOptionsJson, RoundTripsEveryField) {
       .sigma_init(0.05)
       .mean_activation("identity")
       .beta(0.5)
-      .dynamic_binarization(false);
+      .dynamic_binarization(false)
+      .architecture("conv")
+      .conv_channels({8, 16})
+      .inference("svi")
+      .num_points(1000)
+      .local_lr(0.2)
+      .objective("elbo")
+      .k(3)
+      .kl_warmup(50);
   const std::string text = to_json(o);
   const VaeOptions r = vae_options_from_json(text, {1, 28, 28});
   EXPECT_EQ(r.data_shape(), (std::vector<int64_t>{1, 28, 28}));
@@ -224,9 +232,16 @@ TEST(VaeOptionsJson, RoundTripsEveryField) {
   EXPECT_EQ(r.mean_activation(), "identity");
   EXPECT_EQ(r.beta(), 0.5);
   EXPECT_FALSE(r.dynamic_binarization());
+  EXPECT_EQ(r.architecture(), "conv");
+  EXPECT_EQ(r.conv_channels(), (std::vector<int64_t>{8, 16}));
+  EXPECT_EQ(r.inference(), "svi");
+  EXPECT_EQ(r.num_points(), 1000);
+  EXPECT_EQ(r.local_lr(), 0.2);
+  EXPECT_EQ(r.k(), 3);
+  EXPECT_EQ(r.kl_warmup(), 50);
   EXPECT_EQ(to_json(r), text);
   // Every option is written (nothing silently dropped from config.json).
-  EXPECT_EQ(nlohmann::json::parse(text).size(), 9u);
+  EXPECT_EQ(nlohmann::json::parse(text).size(), 17u);
 }
 
 TEST(VaeOptionsJson, EmptyAndPartialUseDefaults) {

@@ -9,6 +9,13 @@
 
 namespace deepgen::train {
 
+// One training batch: the examples, their rows in the training set, and the optimiser step.
+struct TrainBatch {
+  at::Tensor x;      // on the module's device
+  at::Tensor index;  // int64 rows of the training set (models with per-example state use them)
+  int64_t step = 0;  // 0-based step this batch is for (schedules inside a model, e.g. KL warm-up)
+};
+
 struct LossOutput {
   at::Tensor loss;  // scalar to minimise: mean over the batch
   // Scalars to log (means over the batch), e.g. {"recon", ..}, {"kl", ..}. Read after the step.
@@ -22,6 +29,11 @@ class GenerativeModel {
   virtual torch::nn::Module& module() = 0;
   // Training objective on a batch in data units, on the module's device.
   virtual LossOutput loss(const at::Tensor& x) = 0;
+  // The trainer's objective: loss(x) unless the model needs the rows or the step.
+  virtual LossOutput train_loss(const TrainBatch& batch) { return loss(batch.x); }
+  // After the shared optimiser's step: state the model updates itself, e.g. per-example
+  // variational parameters that only the batch's rows may touch.
+  virtual void after_step(const TrainBatch& /*batch*/) {}
   // Test metrics on a batch (means over the batch). Runs without gradients.
   virtual LossOutput evaluate(const at::Tensor& x) { return loss(x); }
   // n samples in data units and data shape, on the module's device.

@@ -28,4 +28,11 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 // Throws deepgen::Error naming the bad field.
 void validate(const OptimizerOptions& options);
 
+// Adam on the rows `index` (no repeats) of `param` only, each row with its own step count in
+// `steps`: the lazy rule of torch.optim.SparseAdam. Rows outside the batch have no gradient, so
+// they keep their value and moments instead of drifting on stale momentum. grad: (len(index), ...).
+void row_adam_step(at::Tensor& param, at::Tensor& exp_avg, at::Tensor& exp_avg_sq,
+                   at::Tensor& steps, const at::Tensor& index, const at::Tensor& grad, double lr,
+                   const OptimizerOptions& options);
+
 }  // namespace deepgen::train

@@ -1,15 +1,17 @@
 #pragma once
 // The VAE of MATH.md 1.4 (Kingma & Welling 2014): q(z|x) = N(mu(x), diag σ²(x)), p(z) = N(0, I),
-// p(x|z) Gaussian N(f(z), σ²I) (σ fixed or learned) or Bernoulli(sigmoid(f(z))).
+// p(x|z) Gaussian N(f(z), σ²I) (σ fixed or learned) or Bernoulli(sigmoid(f(z))). The same
+// decoder also trains with per-example q_i instead of an encoder (MATH 1.2, 1.3a; vi/local.h).
 #include <torch/nn/module.h>
+#include <torch/nn/modules/container/any.h>
 #include <torch/nn/pimpl.h>
 
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "deepgen/nn/mlp.h"
 #include "deepgen/train/model.h"
+#include "deepgen/vi/local.h"
 
 namespace deepgen::vi {
 
@@ -28,6 +30,17 @@ struct VaeOptions {
   TORCH_ARG(std::string, mean_activation) = "sigmoid";
   TORCH_ARG(double, beta) = 1.0;                 // weight of the KL term in the training loss
   TORCH_ARG(bool, dynamic_binarization) = true;  // bernoulli: resample binary pixels per batch
+  TORCH_ARG(std::string, architecture) = "mlp";  // mlp | conv (images: 4x4 stride-2 stages)
+  TORCH_ARG(std::vector<int64_t>, conv_channels) = std::vector<int64_t>{32, 64};
+  // amortized: encoder q_φ(z|x) (1.3b); svi: per-example ψ_i on the batch's rows, objective
+  // scaled by N/B (1.3a); full: per-example ψ_i, every step on the whole set (variational EM, 1.2).
+  TORCH_ARG(std::string, inference) = "amortized";
+  TORCH_ARG(int64_t, num_points) = 0;  // svi / full: training-set size (the ψ table's rows)
+  TORCH_ARG(double,
+            local_lr) = 0.05;  // svi / full: Adam rate of the ψ_i (a row moves once per epoch)
+  TORCH_ARG(std::string, objective) = "elbo";  // elbo | iwae (Burda et al. 2016)
+  TORCH_ARG(int64_t, k) = 1;                   // samples per example: ELBO average, or the IWAE's K
+  TORCH_ARG(int64_t, kl_warmup) = 0;  // steps over which the KL weight rises linearly to beta
 };
 
 // JSON of every option (saved in the run's config.json) and back; unknown keys are an error.
@@ -45,32 +58,60 @@ struct NegElbo {
 class VaeImpl : public torch::nn::Module {
  public:
   explicit VaeImpl(VaeOptions options);
-  // (mu, log σ²) of q(z|x), each (B, latent).
+  bool amortized() const { return options_.inference() == "amortized"; }
+  // (mu, log σ²) of q(z|x) from the encoder, each (B, latent). Amortised inference only.
   std::pair<at::Tensor, at::Tensor> encode(const at::Tensor& x);
+  // q of the training rows `index`: the encoder's, or the per-example ψ_i.
+  std::pair<at::Tensor, at::Tensor> posterior(const at::Tensor& x, const at::Tensor& index);
   // Decoder output in data shape: the Gaussian mean, or the Bernoulli logits.
   at::Tensor decode(const at::Tensor& z);
   // log p(x|z) per example from the decoder output of z.
   at::Tensor log_likelihood(const at::Tensor& x, const at::Tensor& decoded);
-  // −ELBO terms with z = mu + σ·eps (eps supplied, or drawn when undefined).
+  // −ELBO terms with z = mu(x) + σ(x)·eps from the encoder (eps supplied, or drawn).
   NegElbo negative_elbo(const at::Tensor& x, const at::Tensor& eps = {});
+  // −ELBO terms of q = N(mu, e^logvar), recon averaged over k draws of z.
+  NegElbo negative_elbo(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
+                        int64_t k);
+  // log w = log p(x, z) − log q(z) for k draws z ~ N(mu, e^logvar): (k, B). The IWAE's weights.
+  at::Tensor log_weights(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
+                         int64_t k);
   at::Tensor log_sigma() const;  // log σ of the Gaussian decoder
   const VaeOptions& options() const { return options_; }
+  LocalPosteriors& local() { return local_; }
 
  private:
   VaeOptions options_;
   int64_t dim_;
-  nn::MLP encoder_{nullptr}, decoder_{nullptr};
+  torch::nn::AnyModule encoder_, decoder_;
+  LocalPosteriors local_{nullptr};
   at::Tensor log_sigma_;
 };
 TORCH_MODULE(Vae);
+
+// What `deepgen eval` measures beyond the one-sample −ELBO.
+struct VaeEvalOptions {
+  int64_t iwae_k = 0;             // > 0: the IWAE bound with K samples (test NLL estimate)
+  int64_t iwae_rows = 50000;      // decoder rows (samples x batch) held in memory at once
+  bool amortization_gap = false;  // amortised: ELBO after refining q per test point − encoder's
+  int64_t gap_samples = 16;       // samples of each ELBO the gap subtracts
+  int64_t refine_steps = 200;     // Adam steps fitting q per test point (svi/full, and the gap)
+  double refine_lr = 0.05;
+};
 
 class VaeModel : public train::GenerativeModel {
  public:
   explicit VaeModel(VaeOptions options) : vae_(std::move(options)) {}
   std::string name() const override { return "vae"; }
   torch::nn::Module& module() override { return *vae_; }
-  train::LossOutput loss(const at::Tensor& x) override;
+  train::LossOutput loss(const at::Tensor& x) override;  // amortised, after any warm-up
+  train::LossOutput train_loss(const train::TrainBatch& batch) override;
+  void after_step(const train::TrainBatch& batch) override;
+  // −ELBO (one sample), and what eval_options() asks for. Per-example inference first fits q
+  // for each test point (refine_steps from the prior).
   train::LossOutput evaluate(const at::Tensor& x) override;
+  VaeEvalOptions& eval_options() { return eval_; }
+  // q for test points: the encoder's, or ψ fitted from the prior (per-example inference).
+  std::pair<at::Tensor, at::Tensor> test_posterior(const at::Tensor& x);
   // Images: the decoder's mean (or probabilities) of z ~ N(0, I); other data: x ~ p(x|z).
   at::Tensor sample(int64_t n) override;
   at::Tensor reconstruct(const at::Tensor& x) override;  // decoder mean at z = mu(x)
@@ -78,7 +119,11 @@ class VaeModel : public train::GenerativeModel {
 
  private:
   at::Tensor likelihood_input(const at::Tensor& x) const;
+  double kl_weight(int64_t step) const;
+  std::pair<at::Tensor, at::Tensor> refine(const at::Tensor& x, const at::Tensor& mu,
+                                           const at::Tensor& logvar);
   Vae vae_;
+  VaeEvalOptions eval_;
 };
 
 }  // namespace deepgen::vi

@@ -1,0 +1,115 @@
+// VaeModel: the VAE behind the shared trainer and the CLI (losses, evaluation, samples).
+#include <limits>
+
+#include "deepgen/core/error.h"
+#include "deepgen/data/transforms.h"
+#include "deepgen/vi/bounds.h"
+#include "deepgen/vi/vae.h"
+
+namespace deepgen::vi {
+
+namespace {
+
+bool is_image(const std::vector<int64_t>& shape) { return shape.size() == 3; }
+
+}  // namespace
+
+at::Tensor VaeModel::likelihood_input(const at::Tensor& x) const {
+  const auto& o = vae_->options();
+  if (o.likelihood() != "bernoulli") return x;
+  return o.dynamic_binarization() ? data::binarize_dynamic(x) : data::binarize_static(x);
+}
+
+// β·min(1, (step+1)/warm-up): the KL weight rises linearly (Bowman et al. 2016, Sønderby et al.
+// 2016) so the decoder learns to use z before the KL term pulls q onto the prior.
+double VaeModel::kl_weight(int64_t step) const {
+  const auto& o = vae_->options();
+  if (o.kl_warmup() <= 0) return o.beta();
+  return o.beta() * std::min(1.0, static_cast<double>(step + 1) / o.kl_warmup());
+}
+
+train::LossOutput VaeModel::loss(const at::Tensor& x) {
+  return train_loss({x, {}, std::numeric_limits<int64_t>::max() - 1});
+}
+
+train::LossOutput VaeModel::train_loss(const train::TrainBatch& batch) {
+  const auto& o = vae_->options();
+  if (o.inference() == "full" && batch.index.defined() && batch.index.size(0) != o.num_points())
+    throw Error("vae: --inference full is variational EM, every step on all " +
+                std::to_string(o.num_points()) + " training examples: use --batch " +
+                std::to_string(o.num_points()) + " (or --inference svi for minibatches)");
+  const at::Tensor x = likelihood_input(batch.x);
+  auto [mu, logvar] = vae_->posterior(x, batch.index);
+  if (o.objective() == "iwae") {
+    at::Tensor bound = log_mean_exp(vae_->log_weights(x, mu, logvar, o.k())).mean();
+    return {-bound, {{"neg_iwae", -bound.detach()}}};
+  }
+  // The batch mean of −ELBO_i: (1/N)·(N/B)Σ_batch, an unbiased estimate of the full-data
+  // objective divided by the constant N, so per-example nats are logged in every mode.
+  NegElbo t = vae_->negative_elbo(x, mu, logvar, o.k());
+  at::Tensor recon = t.recon.mean(), kl = t.kl.mean();
+  const double w = kl_weight(batch.step);
+  train::LossOutput out{recon + w * kl, {{"recon", recon.detach()}, {"kl", kl.detach()}}};
+  if (o.kl_warmup() > 0) out.parts.emplace_back("kl_weight", torch::full({}, w));
+  if (o.likelihood() == "gaussian")
+    out.parts.emplace_back("sigma", vae_->log_sigma().exp().detach().squeeze());
+  return out;
+}
+
+void VaeModel::after_step(const train::TrainBatch& /*batch*/) {
+  if (!vae_->amortized()) vae_->local()->step(vae_->options().local_lr(), {});
+}
+
+std::pair<at::Tensor, at::Tensor> VaeModel::refine(const at::Tensor& x, const at::Tensor& mu,
+                                                   const at::Tensor& logvar) {
+  auto neg_elbo = [&](const at::Tensor& m, const at::Tensor& lv) {
+    return vae_->negative_elbo(x, m, lv, 1).total().sum();
+  };
+  return fit_local_posterior(neg_elbo, mu, logvar, eval_.refine_steps, eval_.refine_lr);
+}
+
+std::pair<at::Tensor, at::Tensor> VaeModel::test_posterior(const at::Tensor& x) {
+  if (vae_->amortized()) return vae_->encode(x);
+  const at::Tensor zeros = torch::zeros({x.size(0), vae_->options().latent()}, x.options());
+  return refine(x, zeros, zeros);
+}
+
+train::LossOutput VaeModel::evaluate(const at::Tensor& x_raw) {
+  const at::Tensor x = likelihood_input(x_raw);
+  auto [mu, logvar] = test_posterior(x);
+  NegElbo t = vae_->negative_elbo(x, mu, logvar, 1);
+  at::Tensor recon = t.recon.mean(), kl = t.kl.mean();
+  train::LossOutput out{recon + kl, {{"neg_elbo", recon + kl}, {"recon", recon}, {"kl", kl}}};
+  if (eval_.iwae_k > 0) {
+    const int64_t chunk = std::max<int64_t>(1, eval_.iwae_rows / x.size(0));
+    auto weights = [&](int64_t n) { return vae_->log_weights(x, mu, logvar, n); };
+    out.parts.emplace_back("iwae_nll", -iwae_bound(weights, eval_.iwae_k, chunk).mean());
+  }
+  if (eval_.amortization_gap && vae_->amortized()) {
+    const at::Tensor encoder = vae_->negative_elbo(x, mu, logvar, eval_.gap_samples).total();
+    auto [mu2, logvar2] = refine(x, mu, logvar);
+    const at::Tensor refined = vae_->negative_elbo(x, mu2, logvar2, eval_.gap_samples).total();
+    out.parts.emplace_back("neg_elbo_encoder", encoder.mean());
+    out.parts.emplace_back("neg_elbo_refined", refined.mean());
+    out.parts.emplace_back("amortization_gap", (encoder - refined).mean());
+  }
+  return out;
+}
+
+at::Tensor VaeModel::sample(int64_t n) {
+  const auto& o = vae_->options();
+  at::Tensor z = torch::randn({n, o.latent()}, vae_->log_sigma().options());
+  at::Tensor out = vae_->decode(z);
+  if (o.likelihood() == "bernoulli") return torch::sigmoid(out);
+  if (is_image(o.data_shape())) return out;
+  return out + vae_->log_sigma().exp() * torch::randn_like(out);
+}
+
+at::Tensor VaeModel::reconstruct(const at::Tensor& x) {
+  const at::Tensor mu =
+      vae_->amortized() ? vae_->encode(x).first : test_posterior(likelihood_input(x)).first;
+  at::Tensor out = vae_->decode(mu);
+  return vae_->options().likelihood() == "bernoulli" ? torch::sigmoid(out) : out;
+}
+
+}  // namespace deepgen::vi
