@@ -73,6 +73,7 @@ struct FitGmmRequest {
   int threads = 0;
 };
 int run_fit_gmm(const FitGmmRequest& request);
+nlohmann::json fit_gmm(const FitGmmRequest& request);  // what run_fit_gmm prints
 
 // Shared by the commands.
 RunConfig load_run_config(const std::string& run_dir);

@@ -67,7 +67,7 @@ void check_request(const FitGmmRequest& req) {
 
 }  // namespace
 
-int run_fit_gmm(const FitGmmRequest& req) {
+json fit_gmm(const FitGmmRequest& req) {
   check_request(req);
   apply_threads(req.threads, 0);
   data::DataOptions data_options;
@@ -107,7 +107,11 @@ int run_fit_gmm(const FitGmmRequest& req) {
     write_fit_png(req.png, x, fit);
     out["png"] = req.png;
   }
-  std::cout << out.dump() << std::endl;
+  return out;
+}
+
+int run_fit_gmm(const FitGmmRequest& req) {
+  std::cout << fit_gmm(req).dump() << std::endl;
   return 0;
 }
 

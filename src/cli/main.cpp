@@ -16,7 +16,7 @@ namespace {
 
 struct TrainFlags {
   std::string model, data, out, config_file, device, optimizer, schedule, likelihood, hidden, arch,
-      inference, objective;
+      inference, objective, activation, binarize;
   int64_t steps = 0, epochs = 0, batch = 0, warmup = 0, checkpoint_every = 0, log_every = 0,
           eval_every = 0, latent = 0, k = 0, kl_warmup = 0;
   uint64_t seed = 0;
@@ -70,6 +70,9 @@ CLI::App* add_train(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--latent", f.latent, "vae: latent dimensions (default 20)");
   cmd->add_option("--hidden", f.hidden, "vae: hidden layer sizes, e.g. 400 (default) or 512,256");
   cmd->add_option("--likelihood", f.likelihood, "vae: gaussian (default) | bernoulli");
+  cmd->add_option("--activation", f.activation, "vae: relu (default) | silu | softplus | tanh");
+  cmd->add_option("--binarize", f.binarize,
+                  "vae bernoulli: dynamic (default) | threshold | none (grey-level targets)");
   cmd->add_option("--sigma", f.sigma, "vae: fixed decoder std (0: learned)");
   cmd->add_option("--beta", f.beta, "vae: KL weight (default 1)");
   cmd->add_option("--kl-warmup", f.kl_warmup, "vae: steps over which the KL weight rises to beta");
@@ -111,6 +114,8 @@ json train_overrides(CLI::App* cmd, const TrainFlags& f) {
   if (given("--latent")) o["model_options"]["latent"] = f.latent;
   if (given("--hidden")) o["model_options"]["hidden"] = parse_sizes(f.hidden);
   if (given("--likelihood")) o["model_options"]["likelihood"] = f.likelihood;
+  if (given("--activation")) o["model_options"]["activation"] = f.activation;
+  if (given("--binarize")) o["model_options"]["binarize"] = f.binarize;
   if (given("--sigma")) o["model_options"]["sigma"] = f.sigma;
   if (given("--beta")) o["model_options"]["beta"] = f.beta;
   if (given("--kl-warmup")) o["model_options"]["kl_warmup"] = f.kl_warmup;

@@ -17,7 +17,8 @@ bool is_image(const std::vector<int64_t>& shape) { return shape.size() == 3; }
 at::Tensor VaeModel::likelihood_input(const at::Tensor& x) const {
   const auto& o = vae_->options();
   if (o.likelihood() != "bernoulli") return x;
-  return o.dynamic_binarization() ? data::binarize_dynamic(x) : data::binarize_static(x);
+  if (o.binarize() == "dynamic") return data::binarize_dynamic(x);
+  return o.binarize() == "threshold" ? data::binarize_static(x) : x;
 }
 
 // β·min(1, (step+1)/warm-up): the KL weight rises linearly (Bowman et al. 2016, Sønderby et al.

@@ -51,6 +51,8 @@ void validate(const VaeOptions& o) {
   if (!one_of(o.mean_activation(), {"sigmoid", "identity"}))
     throw Error("vae: mean_activation must be sigmoid or identity");
   if (!(o.beta() >= 0)) throw Error("vae: --beta must be >= 0");
+  if (!one_of(o.binarize(), {"dynamic", "threshold", "none"}))
+    throw Error("vae: unknown --binarize '" + o.binarize() + "': use dynamic, threshold or none");
   if (!one_of(o.architecture(), {"mlp", "conv"}))
     throw Error("vae: unknown --arch '" + o.architecture() + "': use mlp or conv");
   if (o.architecture() == "conv" && o.data_shape().size() != 3)
@@ -68,7 +70,7 @@ std::string to_json(const VaeOptions& o) {
                    {"sigma_init", o.sigma_init()},
                    {"mean_activation", o.mean_activation()},
                    {"beta", o.beta()},
-                   {"dynamic_binarization", o.dynamic_binarization()},
+                   {"binarize", o.binarize()},
                    {"architecture", o.architecture()},
                    {"conv_channels", o.conv_channels()},
                    {"inference", o.inference()},
@@ -98,8 +100,8 @@ void set_option(VaeOptions& o, const std::string& key, const nlohmann::json& v) 
           {"mean_activation",
            [](VaeOptions& o, const nlohmann::json& v) { o.mean_activation(v.get<std::string>()); }},
           {"beta", [](VaeOptions& o, const nlohmann::json& v) { o.beta(v.get<double>()); }},
-          {"dynamic_binarization",
-           [](VaeOptions& o, const nlohmann::json& v) { o.dynamic_binarization(v.get<bool>()); }},
+          {"binarize",
+           [](VaeOptions& o, const nlohmann::json& v) { o.binarize(v.get<std::string>()); }},
           {"architecture",
            [](VaeOptions& o, const nlohmann::json& v) { o.architecture(v.get<std::string>()); }},
           {"conv_channels",

@@ -722,3 +722,116 @@ TEST(CliFitGmm, BadComponentsAndDataAreOneLineErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+// ---- inference modes, IWAE and the amortisation gap (MATH 1.2-1.4) -----------------------------
+
+// A small toy set (512 train / 128 test) so that per-example inference and its test-time fitting
+// stay fast; the caller adds --out and the rest.
+std::vector<std::string> small_toy_train(deepgen::testing::TempDir& dir, const std::string& out,
+                                         std::vector<std::string> more) {
+  const std::string config = dir.file("small_toy.json");
+  std::ofstream(config) << R"({"data": {"toy_train": 512, "toy_test": 128}})";
+  std::vector<std::string> args = toy_train(out, {"--config", config});
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+TEST(CliInference, SviResumesBitForBitAndEvalFitsTestPosteriors) {
+  deepgen::testing::TempDir dir;
+  const std::string a = dir.file("a"), b = dir.file("b");
+  const std::vector<std::string> svi{"--inference",        "svi", "--log-every", "8",
+                                     "--checkpoint-every", "8"};
+  auto with = [&](std::vector<std::string> more) {
+    more.insert(more.end(), svi.begin(), svi.end());
+    return more;
+  };
+  // 16 steps of 64 rows visit every row of the first epoch twice over two epochs... and resume
+  // mid-way: the per-example table and its Adam moments must come back exactly.
+  ASSERT_TRUE(succeeded(deepgen(small_toy_train(dir, a, with({"--steps", "12"})))));
+  ASSERT_TRUE(
+      succeeded(deepgen({"train", "--out", a, "--resume", "--steps", "20", "--threads", "1"})));
+  ASSERT_TRUE(succeeded(deepgen(small_toy_train(dir, b, with({"--steps", "20"})))));
+  const std::string wa = read_text(a + "/model.safetensors");
+  EXPECT_TRUE(wa == read_text(b + "/model.safetensors")) << "resumed svi run differs";
+  EXPECT_NE(wa.find("local.psi"), std::string::npos);
+  json config = json::parse(read_text(a + "/config.json"));
+  EXPECT_EQ(config["model_options"]["num_points"], 512);
+  EXPECT_EQ(config["model_options"]["inference"], "svi");
+
+  Result ev = deepgen({"eval", "--run", a, "--refine-steps", "30"});
+  ASSERT_TRUE(succeeded(ev));
+  const json m = only_json_object(ev)["metrics"];
+  EXPECT_TRUE(std::isfinite(m.value("neg_elbo", NAN))) << m;
+  // No encoder, so nothing to compare per-example q with.
+  EXPECT_TRUE(one_line_error(deepgen({"eval", "--run", a, "--amortization-gap"}), "no encoder"));
+}
+
+TEST(CliInference, FullInferenceTakesTheWholeSetEveryStep) {
+  deepgen::testing::TempDir dir;
+  const std::string run = dir.file("run");
+  ASSERT_TRUE(succeeded(deepgen(
+      small_toy_train(dir, run, {"--inference", "full", "--steps", "3", "--log-every", "1"}))));
+  json config = json::parse(read_text(run + "/config.json"));
+  EXPECT_EQ(config["train"]["batch"], 512);
+  const auto rows = training_rows(run);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows.back()["epoch"], 2);  // one step per epoch: variational EM
+}
+
+TEST(CliInference, EvalReportsIwaeAndTheAmortizationGap) {
+  deepgen::testing::TempDir dir;
+  const std::string run = dir.file("run");
+  ASSERT_TRUE(succeeded(deepgen(small_toy_train(dir, run, {"--steps", "200"}))));
+  Result ev = deepgen(
+      {"eval", "--run", run, "--iwae-k", "64", "--amortization-gap", "--refine-steps", "100"});
+  ASSERT_TRUE(succeeded(ev));
+  const json j = only_json_object(ev);
+  EXPECT_EQ(j["iwae_k"], 64);
+  const json m = j["metrics"];
+  for (const char* key : {"iwae_nll", "neg_elbo_encoder", "neg_elbo_refined", "amortization_gap"})
+    ASSERT_TRUE(m.contains(key)) << key << " missing from " << m;
+  // Bounds in nats per example: IWAE-64 is tighter than the 16-sample ELBO of the encoder's q
+  // (log-mean-exp ≥ mean of logs, strictly for noisy weights), and refining q cannot do worse
+  // than its start beyond Monte-Carlo error (16 samples x 128 points: well under 0.5 nats).
+  EXPECT_LT(m["iwae_nll"].get<double>(), m["neg_elbo_encoder"].get<double>());
+  EXPECT_LT(m["neg_elbo_refined"].get<double>(), m["neg_elbo_encoder"].get<double>() + 0.5);
+  EXPECT_NEAR(m["amortization_gap"].get<double>(),
+              m["neg_elbo_encoder"].get<double>() - m["neg_elbo_refined"].get<double>(), 1e-4);
+}
+
+TEST(CliInference, BadInferenceOptionsAreOneLineErrors) {
+  deepgen::testing::TempDir dir;
+  EXPECT_TRUE(one_line_error(deepgen(small_toy_train(dir, dir.file("a"), {"--inference", "lazy"})),
+                             "amortized, svi or full"));
+  EXPECT_TRUE(one_line_error(
+      deepgen(small_toy_train(dir, dir.file("b"), {"--objective", "iwae", "--beta", "0.5"})),
+      "IWAE"));
+  EXPECT_TRUE(
+      one_line_error(deepgen(small_toy_train(dir, dir.file("c"), {"--arch", "conv"})), "image"));
+}
+
+TEST(CliImages, ConvVaeTrainsOnMnist) {
+  const Env default_root{{"DEEPGEN_DATA", std::nullopt}};
+  json info = only_json_object(deepgen({"info"}, default_root));
+  const json& sets = info["datasets"];
+  if (!sets.is_array() || std::find(sets.begin(), sets.end(), "mnist") == sets.end())
+    GTEST_SKIP() << "MNIST is not in the default data root (run scripts/setup.sh)";
+  deepgen::testing::TempDir dir;
+  const std::string run = dir.file("run");
+  ASSERT_TRUE(succeeded(deepgen(
+      {"train",       "vae",         "--data", "mnist",   "--arch",    "conv",    "--likelihood",
+       "bernoulli",   "--kl-warmup", "20",     "--steps", "20",        "--batch", "32",
+       "--log-every", "10",          "--out",  run,       "--threads", "1"},
+      default_root)));
+  EXPECT_TRUE(is_png(run + "/reconstructions.png"));
+  const auto rows = training_rows(run);
+  ASSERT_EQ(rows.size(), 2u);
+  // Rows hold window means: the weight (s+1)/20 averaged over steps 0-9 and 10-19.
+  EXPECT_NEAR(rows.front()["kl_weight"].get<double>(), 0.275, 1e-6);
+  EXPECT_NEAR(rows.back()["kl_weight"].get<double>(), 0.775, 1e-6);
+  EXPECT_LT(rows.back()["loss"].get<double>(), rows.front()["loss"].get<double>());
+}
+
+}  // namespace

@@ -211,7 +211,7 @@ TEST(VaeOptionsJson, RoundTripsEveryField) {
       .sigma_init(0.05)
       .mean_activation("identity")
       .beta(0.5)
-      .dynamic_binarization(false)
+      .binarize("none")
       .architecture("conv")
       .conv_channels({8, 16})
       .inference("svi")
@@ -231,7 +231,7 @@ TEST(VaeOptionsJson, RoundTripsEveryField) {
   EXPECT_EQ(r.sigma_init(), 0.05);
   EXPECT_EQ(r.mean_activation(), "identity");
   EXPECT_EQ(r.beta(), 0.5);
-  EXPECT_FALSE(r.dynamic_binarization());
+  EXPECT_EQ(r.binarize(), "none");
   EXPECT_EQ(r.architecture(), "conv");
   EXPECT_EQ(r.conv_channels(), (std::vector<int64_t>{8, 16}));
   EXPECT_EQ(r.inference(), "svi");
@@ -266,7 +266,7 @@ TEST(VaeOptionsJson, RejectsUnknownKeysAndBadValues) {
       R"({"sigma_init": 0})",                // σ init must be positive
       R"({"mean_activation": "relu"})",      // only sigmoid | identity
       R"({"beta": -1})",                     // negative β
-      R"({"dynamic_binarization": "yes"})",  // wrong type
+      R"({"binarize": true})",  // wrong type
       R"({"latent": 3)",                     // malformed JSON
       R"([1, 2])",                           // not an object
   };

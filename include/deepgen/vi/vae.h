@@ -29,7 +29,9 @@ struct VaeOptions {
   // Gaussian decoder mean: sigmoid keeps it in [0, 1] (images); identity for unbounded data.
   TORCH_ARG(std::string, mean_activation) = "sigmoid";
   TORCH_ARG(double, beta) = 1.0;                 // weight of the KL term in the training loss
-  TORCH_ARG(bool, dynamic_binarization) = true;  // bernoulli: resample binary pixels per batch
+  // bernoulli targets: dynamic (x_i ~ Bernoulli(pixel) per batch), threshold (pixel > 0.5), or
+  // none (grey levels as soft targets: the BCE of pytorch/examples, not a likelihood of 0/1 data)
+  TORCH_ARG(std::string, binarize) = "dynamic";
   TORCH_ARG(std::string, architecture) = "mlp";  // mlp | conv (images: 4x4 stride-2 stages)
   TORCH_ARG(std::vector<int64_t>, conv_channels) = std::vector<int64_t>{32, 64};
   // amortized: encoder q_φ(z|x) (1.3b); svi: per-example ψ_i on the batch's rows, objective
