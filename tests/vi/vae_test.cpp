@@ -256,19 +256,19 @@ TEST(VaeOptionsJson, EmptyAndPartialUseDefaults) {
 
 TEST(VaeOptionsJson, RejectsUnknownKeysAndBadValues) {
   const std::vector<std::string> bad{
-      R"({"latnt": 3})",                     // unknown key
-      R"({"latent": 0})",                    // not positive
-      R"({"latent": "four"})",               // wrong type
-      R"({"hidden": [16, 0]})",              // non-positive width
-      R"({"hidden": 16})",                   // wrong type
-      R"({"likelihood": "poisson"})",        // unknown likelihood
-      R"({"sigma": -0.1})",                  // negative σ
-      R"({"sigma_init": 0})",                // σ init must be positive
-      R"({"mean_activation": "relu"})",      // only sigmoid | identity
-      R"({"beta": -1})",                     // negative β
-      R"({"binarize": true})",  // wrong type
-      R"({"latent": 3)",                     // malformed JSON
-      R"([1, 2])",                           // not an object
+      R"({"latnt": 3})",                 // unknown key
+      R"({"latent": 0})",                // not positive
+      R"({"latent": "four"})",           // wrong type
+      R"({"hidden": [16, 0]})",          // non-positive width
+      R"({"hidden": 16})",               // wrong type
+      R"({"likelihood": "poisson"})",    // unknown likelihood
+      R"({"sigma": -0.1})",              // negative σ
+      R"({"sigma_init": 0})",            // σ init must be positive
+      R"({"mean_activation": "relu"})",  // only sigmoid | identity
+      R"({"beta": -1})",                 // negative β
+      R"({"binarize": true})",           // wrong type
+      R"({"latent": 3)",                 // malformed JSON
+      R"([1, 2])",                       // not an object
   };
   for (const auto& text : bad) EXPECT_THROW(vae_options_from_json(text, {2}), Error) << text;
   EXPECT_THROW(vae_options_from_json("{}", {}), Error);      // empty data shape

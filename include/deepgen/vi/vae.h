@@ -28,7 +28,7 @@ struct VaeOptions {
   TORCH_ARG(double, sigma_init) = 0.1;
   // Gaussian decoder mean: sigmoid keeps it in [0, 1] (images); identity for unbounded data.
   TORCH_ARG(std::string, mean_activation) = "sigmoid";
-  TORCH_ARG(double, beta) = 1.0;                 // weight of the KL term in the training loss
+  TORCH_ARG(double, beta) = 1.0;  // weight of the KL term in the training loss
   // bernoulli targets: dynamic (x_i ~ Bernoulli(pixel) per batch), threshold (pixel > 0.5), or
   // none (grey levels as soft targets: the BCE of pytorch/examples, not a likelihood of 0/1 data)
   TORCH_ARG(std::string, binarize) = "dynamic";
