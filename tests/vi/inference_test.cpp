@@ -26,6 +26,24 @@ void set_decoder(Vae& vae, const at::Tensor& w, const at::Tensor& b) {
   p["decoder.layers.0.bias"].copy_(b);
 }
 
+// A VAE with a random linear decoder (σ = 0.5, untrained encoder), its exact PPCA twin, and n
+// points drawn from it in float64 (4-D data, 2-D latent).
+struct LinearGaussian {
+  explicit LinearGaussian(int64_t n)
+      : w(torch::randn({4, 2})),
+        b(torch::randn({4})),
+        model(linear_options(4, 2, 0.5)),
+        truth{w.to(torch::kDouble), b.to(torch::kDouble), 0.25} {
+    set_decoder(model.vae(), w, b);
+    x = truth.b + torch::randn({n, 2}, torch::kDouble).matmul(truth.w.t()) +
+        0.5 * torch::randn({n, 4}, torch::kDouble);
+  }
+  at::Tensor w, b;
+  VaeModel model;
+  Ppca truth;
+  at::Tensor x;
+};
+
 // Pyro's test_subsample_gradient (tests/infer/test_gradient.py): data [−0.5, 2], z_i ~ N(0, 1),
 // x_i ~ N(z_i, 1), q_i = N(loc_i, scale²) with loc 0 and one shared scale 1. The gradient of
 // the full-data −ELBO is −x_i for loc_i and Σ_i (s + s − 1/s) = 2 for the scale; a minibatch
@@ -161,12 +179,10 @@ TEST(Inference, LogWeightsOfTheExactPosteriorAllEqualLogPx) {
 // ELBO and never above log p(x) beyond Monte-Carlo error.
 TEST(Inference, IwaeEvaluationSitsBetweenElboAndTruth) {
   torch::manual_seed(16);
-  const at::Tensor w = torch::randn({4, 2}), b = torch::randn({4});
-  VaeModel model(linear_options(4, 2, 0.5));
-  set_decoder(model.vae(), w, b);
-  Ppca truth{w.to(torch::kDouble), b.to(torch::kDouble), 0.25};
-  const at::Tensor x = truth.b + torch::randn({300, 2}, torch::kDouble).matmul(truth.w.t()) +
-                       0.5 * torch::randn({300, 4}, torch::kDouble);
+  LinearGaussian lg(300);
+  VaeModel& model = lg.model;
+  const Ppca& truth = lg.truth;
+  const at::Tensor& x = lg.x;
   const double nll = -truth.log_marginal(x).mean().item<double>();
   model.eval_options().iwae_k = 500;
   torch::NoGradGuard no_grad;
@@ -187,12 +203,10 @@ TEST(Inference, IwaeEvaluationSitsBetweenElboAndTruth) {
 // best diagonal ELBO of the exact model; the gap is the improvement.
 TEST(Inference, AmortizationGapRefinesToTheBestDiagonalElbo) {
   torch::manual_seed(17);
-  const at::Tensor w = torch::randn({4, 2}), b = torch::randn({4});
-  VaeModel model(linear_options(4, 2, 0.5));
-  set_decoder(model.vae(), w, b);
-  Ppca truth{w.to(torch::kDouble), b.to(torch::kDouble), 0.25};
-  const at::Tensor x = truth.b + torch::randn({200, 2}, torch::kDouble).matmul(truth.w.t()) +
-                       0.5 * torch::randn({200, 4}, torch::kDouble);
+  LinearGaussian lg(200);
+  VaeModel& model = lg.model;
+  const Ppca& truth = lg.truth;
+  const at::Tensor& x = lg.x;
   auto& e = model.eval_options();
   e.amortization_gap = true;
   e.refine_steps = 1500;
