@@ -56,6 +56,7 @@ void configure_evaluation(train::GenerativeModel& model, const EvalRequest& r) {
   }
   if (r.iwae_k < 0) throw Error("--iwae-k must be >= 1 (or 0 for none)");
   if (r.refine_lr < 0) throw Error("--refine-lr must be positive");
+  if (r.refine_steps < -1) throw Error("--refine-steps must be >= 0");
   vi::VaeEvalOptions& e = vae->eval_options();
   e.iwae_k = r.iwae_k;
   e.amortization_gap = r.amortization_gap;

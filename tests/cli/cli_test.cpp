@@ -810,6 +810,11 @@ TEST(CliInference, BadInferenceOptionsAreOneLineErrors) {
       "IWAE"));
   EXPECT_TRUE(
       one_line_error(deepgen(small_toy_train(dir, dir.file("c"), {"--arch", "conv"})), "image"));
+  const std::string run = dir.file("d");
+  ASSERT_TRUE(succeeded(deepgen(small_toy_train(dir, run, {"--steps", "2"}))));
+  EXPECT_TRUE(
+      one_line_error(deepgen({"eval", "--run", run, "--refine-steps", "-5"}), "--refine-steps"));
+  EXPECT_TRUE(one_line_error(deepgen({"eval", "--run", run, "--iwae-k", "-1"}), "--iwae-k"));
 }
 
 TEST(CliImages, ConvVaeTrainsOnMnist) {
