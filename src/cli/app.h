@@ -39,9 +39,18 @@ nlohmann::json resolved_model_options(const RunConfig& config);
 // the model options.
 void adapt_to_data(RunConfig& config, const data::Dataset& train);
 
+// What the test metrics of the run's model are measured in.
+std::string metric_units(const RunConfig& config);
+// vdm: the sampler and its number of steps ("" / 0 keep the run's); returns them as JSON, or
+// null for models without a choice (then a non-empty request is an error).
+nlohmann::json configure_sampling(train::GenerativeModel& model, const std::string& sampler,
+                                  int64_t steps);
+
 // Commands. Each returns the process exit code.
 struct SampleRequest {
   std::string run_dir, out;
+  std::string sampler;  // vdm: ancestral | ddim ("" keeps the run's)
+  int64_t steps = 0;    // vdm: sampling steps (0 keeps the run's)
   int64_t n = 64;
   uint64_t seed = 0;
   bool ema = true;
@@ -55,6 +64,9 @@ struct EvalRequest {
   bool amortization_gap = false;  // vae
   int64_t refine_steps = -1;      // vae: -1 keeps the model's default
   double refine_lr = 0;           // vae: 0 keeps the model's default
+  std::string sampler;            // vdm: for the sample-based metrics of points
+  int64_t steps = 0;
+  int64_t eval_samples = 0;  // vdm: (t, ε) draws per test example (0 keeps the run's)
 };
 // Passes the evaluation extras of `request` to the model; an error if the model has none.
 void configure_evaluation(train::GenerativeModel& model, const EvalRequest& request);

@@ -60,9 +60,11 @@ json evaluation(train::GenerativeModel& model, const RunConfig& c, const data::D
            {"data", c.data.spec},
            {"split", "test"},
            {"examples", max_batches > 0 ? std::min(test.size(), batch * max_batches) : test.size()},
-           {"units", "nats per example"},
+           {"units", metric_units(c)},
            {"metrics", metrics}};
+  const json sampling = configure_sampling(model, "", 0);
   if (test.kind == data::Kind::points) {
+    if (!sampling.is_null()) out["sampling"] = sampling;
     const int64_t n = std::min<int64_t>(2000, test.size());
     at::Tensor s = draw_samples(model, n, seed + 1);
     out["energy_distance"] = eval::energy_distance(s, test.x.slice(0, 0, n));
@@ -170,6 +172,7 @@ int run_sample(const SampleRequest& req) {
   apply_threads(c.threads, c.blas_threads);
   if (req.n <= 0) throw Error("--n must be positive");
   auto model = load_trained_model(c, req.run_dir, req.ema);
+  configure_sampling(*model, req.sampler, req.steps);
   at::Tensor s = draw_samples(*model, req.n, req.seed);
   auto ends_with = [&](const char* ext) {
     const std::string e(ext);
@@ -202,6 +205,7 @@ int run_eval(const EvalRequest& req) {
   data::Splits splits = data::load_data(c.data);
   auto model = load_trained_model(c, req.run_dir, true);
   configure_evaluation(*model, req);
+  configure_sampling(*model, req.sampler, req.steps);
   json out = evaluation(*model, c, splits.test, req.batch, req.max_batches, req.seed);
   if (req.iwae_k > 0) out["iwae_k"] = req.iwae_k;
   out["run"] = req.run_dir;

@@ -16,16 +16,18 @@ namespace {
 
 struct TrainFlags {
   std::string model, data, out, config_file, device, optimizer, schedule, likelihood, hidden, arch,
-      inference, objective, activation, binarize;
+      inference, objective, activation, binarize, channels, gamma_schedule, sampler;
   int64_t steps = 0, epochs = 0, batch = 0, warmup = 0, checkpoint_every = 0, log_every = 0,
-          eval_every = 0, latent = 0, k = 0, kl_warmup = 0;
+          eval_every = 0, latent = 0, k = 0, kl_warmup = 0, blocks = 0, T = 0, sample_steps = 0,
+          patch = 0;
   uint64_t seed = 0;
   int threads = 0, blas_threads = 0, image_size = 0;
-  double lr = 0, ema = 0, grad_clip = 0, sigma = 0, beta = 0, local_lr = 0;
-  bool resume = false;
+  double lr = 0, ema = 0, grad_clip = 0, sigma = 0, beta = 0, local_lr = 0, gamma_min = 0,
+         gamma_max = 0, dropout = 0;
+  bool resume = false, attention = true, variance_trick = true;
 };
 
-std::vector<int64_t> parse_sizes(const std::string& text) {
+std::vector<int64_t> parse_sizes(const std::string& text, const char* flag = "--hidden") {
   std::vector<int64_t> out;
   std::stringstream ss(text);
   std::string item;
@@ -33,8 +35,9 @@ std::vector<int64_t> parse_sizes(const std::string& text) {
     try {
       out.push_back(std::stoll(item));
     } catch (const std::exception&) {
-      throw deepgen::Error("--hidden expects comma-separated sizes like 400 or 512,256, got '" +
-                           text + "'");
+      throw deepgen::Error(std::string(flag) +
+                           " expects comma-separated sizes like 400 or 512,256, got '" + text +
+                           "'");
     }
   }
   return out;
@@ -42,7 +45,7 @@ std::vector<int64_t> parse_sizes(const std::string& text) {
 
 CLI::App* add_train(CLI::App& app, TrainFlags& f) {
   auto* cmd = app.add_subcommand("train", "Train a model; writes checkpoints, samples, report");
-  cmd->add_option("model", f.model, "Model: vae");
+  cmd->add_option("model", f.model, "Model: vae | vdm");
   cmd->add_option("--data", f.data,
                   "mnist (default) | fashion-mnist | folder:PATH | toy:NAME | csv:PATH");
   cmd->add_option("--out", f.out, "Run directory")->required();
@@ -83,6 +86,21 @@ CLI::App* add_train(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--local-lr", f.local_lr, "vae svi/full: Adam rate of the per-example q");
   cmd->add_option("--objective", f.objective, "vae: elbo (default) | iwae");
   cmd->add_option("--k", f.k, "vae: samples per example (the IWAE's K; ELBO: averaged)");
+  cmd->add_option("--gamma-schedule", f.gamma_schedule,
+                  "vdm: fixed (default) | learned_linear | learned_net (γ = −log SNR)");
+  cmd->add_option("--gamma-min", f.gamma_min, "vdm: γ(0) = −log SNR_max (default −13.3)");
+  cmd->add_option("--gamma-max", f.gamma_max, "vdm: γ(1) = −log SNR_min (default 5)");
+  cmd->add_option("--variance-trick", f.variance_trick,
+                  "vdm learned_net: train the schedule's shape to minimise the loss variance "
+                  "(default true)");
+  cmd->add_option("--T", f.T, "vdm: diffusion steps of the loss L_T (0: continuous, default)");
+  cmd->add_option("--channels", f.channels, "vdm unet: channels per level, e.g. 32,64,64");
+  cmd->add_option("--blocks", f.blocks, "vdm unet: residual blocks per level");
+  cmd->add_option("--patch", f.patch, "vdm unet: space-to-depth factor before the first level");
+  cmd->add_option("--attention", f.attention, "vdm unet: self-attention in the middle (true)");
+  cmd->add_option("--dropout", f.dropout, "vdm: dropout in the residual blocks");
+  cmd->add_option("--sampler", f.sampler, "vdm: ancestral (default) | ddim, for the run's samples");
+  cmd->add_option("--sample-steps", f.sample_steps, "vdm: sampling steps (default 1000)");
   return cmd;
 }
 
@@ -124,6 +142,18 @@ json train_overrides(CLI::App* cmd, const TrainFlags& f) {
   if (given("--local-lr")) o["model_options"]["local_lr"] = f.local_lr;
   if (given("--objective")) o["model_options"]["objective"] = f.objective;
   if (given("--k")) o["model_options"]["k"] = f.k;
+  if (given("--gamma-schedule")) o["model_options"]["schedule"] = f.gamma_schedule;
+  if (given("--gamma-min")) o["model_options"]["gamma_min"] = f.gamma_min;
+  if (given("--gamma-max")) o["model_options"]["gamma_max"] = f.gamma_max;
+  if (given("--variance-trick")) o["model_options"]["variance_trick"] = f.variance_trick;
+  if (given("--T")) o["model_options"]["T"] = f.T;
+  if (given("--channels")) o["model_options"]["channels"] = parse_sizes(f.channels, "--channels");
+  if (given("--blocks")) o["model_options"]["blocks"] = f.blocks;
+  if (given("--patch")) o["model_options"]["patch"] = f.patch;
+  if (given("--attention")) o["model_options"]["attention"] = f.attention;
+  if (given("--dropout")) o["model_options"]["dropout"] = f.dropout;
+  if (given("--sampler")) o["model_options"]["sampler"] = f.sampler;
+  if (given("--sample-steps")) o["model_options"]["sample_steps"] = f.sample_steps;
   return o;
 }
 
@@ -183,6 +213,8 @@ int main(int argc, char** argv) {
   sample->add_option("--seed", sr.seed, "Random seed");
   bool no_ema = false;
   sample->add_flag("--no-ema", no_ema, "Use the raw weights, not the EMA");
+  sample->add_option("--sampler", sr.sampler, "vdm: ancestral | ddim (default: the run's)");
+  sample->add_option("--steps", sr.steps, "vdm: sampling steps (default: the run's, 1000)");
 
   dc::EvalRequest er;
   auto* eval =
@@ -197,6 +229,10 @@ int main(int argc, char** argv) {
   eval->add_option("--refine-steps", er.refine_steps,
                    "vae: Adam steps fitting q per test point (default 200)");
   eval->add_option("--refine-lr", er.refine_lr, "vae: their rate (default 0.05)");
+  eval->add_option("--eval-samples", er.eval_samples,
+                   "vdm: (t, ε) draws per test example, averaged (default 1)");
+  eval->add_option("--sampler", er.sampler, "vdm: sampler of the sample-based metrics");
+  eval->add_option("--steps", er.steps, "vdm: its steps");
 
   auto* info = app.add_subcommand("info", "Version, devices, threads and data sets as JSON");
 

@@ -1,11 +1,12 @@
 // Model names -> families. The only place that knows every family.
 #include "app.h"
 #include "deepgen/core/error.h"
+#include "deepgen/diffusion/model.h"
 #include "deepgen/vi/vae.h"
 
 namespace deepgen::cli {
 
-std::vector<std::string> model_names() { return {"vae"}; }
+std::vector<std::string> model_names() { return {"vae", "vdm"}; }
 
 namespace {
 
@@ -22,15 +23,33 @@ vi::VaeOptions vae_options(const RunConfig& c) {
   return o;
 }
 
+diffusion::VdmOptions vdm_options(const RunConfig& c) {
+  return diffusion::vdm_options_from_json(c.model_options.dump(), c.data_shape);
+}
+
+// Points are standardised inside the VDM (its schedule assumes data of about unit scale); the
+// statistics come from the training set and are recorded in config.json.
+void fill_standardisation(nlohmann::json& options, const data::Dataset& train) {
+  if (train.kind != data::Kind::points || options.contains("data_mean")) return;
+  auto mean = train.x.mean(0).to(torch::kDouble).contiguous();
+  auto std = train.x.std(0).clamp_min(1e-6).to(torch::kDouble).contiguous();
+  options["data_mean"] =
+      std::vector<double>(mean.data_ptr<double>(), mean.data_ptr<double>() + mean.numel());
+  options["data_std"] =
+      std::vector<double>(std.data_ptr<double>(), std.data_ptr<double>() + std.numel());
+}
+
 }  // namespace
 
 nlohmann::json resolved_model_options(const RunConfig& c) {
   if (c.model == "vae") return nlohmann::json::parse(vi::to_json(vae_options(c)));
+  if (c.model == "vdm") return nlohmann::json::parse(diffusion::to_json(vdm_options(c)));
   unknown_model(c.model);
 }
 
 std::unique_ptr<train::GenerativeModel> make_model(const RunConfig& c) {
   if (c.model == "vae") return std::make_unique<vi::VaeModel>(vae_options(c));
+  if (c.model == "vdm") return std::make_unique<diffusion::VdmModel>(vdm_options(c));
   unknown_model(c.model);
 }
 
@@ -41,10 +60,40 @@ void adapt_to_data(RunConfig& c, const data::Dataset& train) {
     if (inference != "amortized") c.model_options["num_points"] = train.size();
     if (inference == "full") c.train.batch = train.size();  // variational EM: all data per step
   }
+  if (c.model == "vdm") fill_standardisation(c.model_options, train);
   c.model_options = resolved_model_options(c);
 }
 
+std::string metric_units(const RunConfig& c) {
+  return c.model == "vdm" ? "bits per dimension (bpd: the negative ELBO / (D ln 2))"
+                          : "nats per example";
+}
+
+nlohmann::json configure_sampling(train::GenerativeModel& model, const std::string& sampler,
+                                  int64_t steps) {
+  auto* vdm = dynamic_cast<diffusion::VdmModel*>(&model);
+  if (!vdm) {
+    if (!sampler.empty() || steps > 0)
+      throw Error("--sampler and --steps apply to vdm runs, not " + model.name());
+    return nullptr;
+  }
+  if (!sampler.empty()) vdm->sampler = sampler;
+  if (steps > 0) vdm->sample_steps = steps;
+  if (steps < 0) throw Error("--steps must be >= 1");
+  diffusion::VdmOptions check = vdm->vdm()->options();
+  check.sampler = vdm->sampler;
+  check.sample_steps = vdm->sample_steps;
+  diffusion::validate(check);  // names a bad --sampler
+  return {{"sampler", vdm->sampler}, {"steps", vdm->sample_steps}};
+}
+
 void configure_evaluation(train::GenerativeModel& model, const EvalRequest& r) {
+  if (r.eval_samples < 0) throw Error("--eval-samples must be >= 1");
+  if (auto* vdm = dynamic_cast<diffusion::VdmModel*>(&model)) {
+    if (r.eval_samples > 0) vdm->eval_samples = r.eval_samples;
+  } else if (r.eval_samples > 0) {
+    throw Error("--eval-samples applies to vdm runs, not " + model.name());
+  }
   auto* vae = dynamic_cast<vi::VaeModel*>(&model);
   const bool extras =
       r.iwae_k != 0 || r.amortization_gap || r.refine_steps >= 0 || r.refine_lr != 0;

@@ -1,0 +1,90 @@
+#pragma once
+// The variational diffusion model (Kingma et al. 2021) behind the shared trainer and the CLI:
+// a likelihood model whose loss is the negative ELBO of MATH.md Part 2 in bits/dim.
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "deepgen/diffusion/net.h"
+#include "deepgen/diffusion/schedule.h"
+#include "deepgen/train/model.h"
+
+namespace deepgen::diffusion {
+
+struct VdmOptions {
+  std::vector<int64_t> data_shape = {1, 28, 28};  // images: 8-bit, 256-bin decoder; else points
+  ScheduleOptions schedule;
+  // learned_net, continuous time: train the schedule's shape to minimise the variance of the
+  // loss estimator and only its endpoints on the bound (VDM §5.2, App. I.2).
+  bool variance_trick = true;
+  int64_t T = 0;           // 0: continuous-time loss L_∞ (2h); else L_T (2g) with T steps
+  bool antithetic = true;  // low-discrepancy times (VDM App. I.1)
+  EpsNetOptions net;       // net.data_shape and the γ range follow the fields above
+  std::string sampler = "ancestral";  // ancestral | ddim
+  int64_t sample_steps = 1000;
+  int64_t eval_samples = 1;  // (t, ε) draws per test example in evaluate()
+  // Points: the bound is computed on (x − mean)/std and corrected by Σ log std (change of
+  // variables), so it is the density of x in its own units. Filled from the training set.
+  std::vector<double> data_mean, data_std;
+};
+
+std::string to_json(const VdmOptions& options);
+// Options from JSON over the defaults; unknown keys and bad values are errors naming the key.
+VdmOptions vdm_options_from_json(const std::string& json, std::vector<int64_t> data_shape);
+void validate(const VdmOptions& options);
+bool is_image(const VdmOptions& options);
+
+// Per-example terms of the negative ELBO, in nats.
+struct VdmLoss {
+  at::Tensor diffusion, recon, prior;
+  at::Tensor total() const { return diffusion + recon + prior; }
+};
+
+class VdmImpl : public torch::nn::Module {
+ public:
+  explicit VdmImpl(VdmOptions options);
+  // The model's data space: f = 2(k + ½)/256 − 1 of the 8-bit values, or standardised points.
+  at::Tensor to_model_space(const at::Tensor& x) const;
+  // One (t, ε) draw of each term of −ELBO for a batch x in data units.
+  VdmLoss negative_elbo(const at::Tensor& x);
+  at::Tensor eps(const at::Tensor& z, const at::Tensor& gamma) { return net_->forward(z, gamma); }
+  // n samples in data units via the chosen sampler over `steps` uniform time steps.
+  at::Tensor sample(int64_t n, const std::string& sampler, int64_t steps);
+  NoiseSchedule& schedule() { return schedule_; }
+  const VdmOptions& options() const { return options_; }
+  int64_t dim() const;         // D: numbers per example
+  double log_std_sum() const;  // Σ log std of the point standardisation (0 for images)
+
+ private:
+  at::Tensor times(int64_t n, const at::TensorOptions& opts) const;
+  at::Tensor from_model_space(const at::Tensor& z_0);
+  VdmOptions options_;
+  NoiseSchedule schedule_{nullptr};
+  std::shared_ptr<EpsNetwork> net_;
+  at::Tensor mean_, std_;  // points: standardisation buffers
+};
+TORCH_MODULE(Vdm);
+
+class VdmModel : public train::GenerativeModel {
+ public:
+  explicit VdmModel(VdmOptions options);
+  std::string name() const override { return "vdm"; }
+  torch::nn::Module& module() override { return *vdm_; }
+  train::LossOutput loss(const at::Tensor& x) override;
+  train::LossOutput evaluate(const at::Tensor& x) override;
+  at::Tensor sample(int64_t n) override;
+  Vdm& vdm() { return vdm_; }
+  // What sample() uses; the CLI sets them from --sampler / --steps.
+  std::string sampler;
+  int64_t sample_steps;
+  int64_t eval_samples;  // (t, ε) draws per example in evaluate()
+
+ private:
+  train::LossOutput report(const VdmLoss& l) const;
+  Vdm vdm_;
+};
+
+}  // namespace deepgen::diffusion

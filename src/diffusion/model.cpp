@@ -1,0 +1,150 @@
+// VdmImpl: the bound of MATH.md Part 2 on a batch; VdmModel: it behind the shared trainer.
+#include "deepgen/diffusion/model.h"
+
+#include <c10/util/irange.h>
+
+#include <cmath>
+
+#include "deepgen/data/transforms.h"
+#include "deepgen/diffusion/sampler.h"
+#include "deepgen/diffusion/vdm.h"
+
+namespace deepgen::diffusion {
+
+namespace {
+
+VdmOptions synced(VdmOptions o) {
+  o.net.data_shape = o.data_shape;
+  o.net.gamma_min = o.schedule.gamma_min();
+  o.net.gamma_max = o.schedule.gamma_max();
+  validate(o);
+  return o;
+}
+
+at::Tensor vector_or(const std::vector<double>& v, int64_t d, double fill) {
+  return v.empty() ? torch::full({d}, fill) : torch::tensor(v, torch::kFloat);
+}
+
+// Multiplies the gradient reaching `shape` by 2·L per example, so the shape parameters descend
+// E[L²] (the estimator's variance, since E[L] does not depend on them: VDM App. I.2 eq. 61).
+void scale_gradient_by(at::Tensor& shape, const std::shared_ptr<at::Tensor>& weight) {
+  shape.register_hook([weight](at::Tensor grad) { return grad * *weight; });
+}
+
+}  // namespace
+
+VdmImpl::VdmImpl(VdmOptions options) : options_(synced(std::move(options))) {
+  schedule_ = register_module("schedule", NoiseSchedule(options_.schedule));
+  net_ = register_module("net", make_eps_network(options_.net));
+  if (!is_image(options_)) {
+    const int64_t d = options_.data_shape[0];
+    mean_ = register_buffer("data_mean", vector_or(options_.data_mean, d, 0.0));
+    std_ = register_buffer("data_std", vector_or(options_.data_std, d, 1.0));
+  }
+}
+
+int64_t VdmImpl::dim() const { return c10::multiply_integers(options_.data_shape); }
+
+double VdmImpl::log_std_sum() const {
+  double s = 0;
+  for (double v : options_.data_std) s += std::log(v);
+  return s;
+}
+
+at::Tensor VdmImpl::to_model_space(const at::Tensor& x) const {
+  if (is_image(options_)) return encode_8bit(data::quantize_8bit(x)).to(x.dtype());
+  return (x - mean_) / std_;
+}
+
+at::Tensor VdmImpl::from_model_space(const at::Tensor& z_0) {
+  auto g0 = schedule_->gamma0().to(z_0.dtype());
+  if (is_image(options_)) return decode_8bit(z_0, g0).to(z_0.dtype()) / 255.0;
+  return z_0 * torch::exp(-0.5 * log_alpha2(g0)) * std_ + mean_;
+}
+
+at::Tensor VdmImpl::times(int64_t n, const at::TensorOptions& opts) const {
+  auto t =
+      options_.antithetic ? antithetic_times(n, torch::rand({}, opts)) : torch::rand({n}, opts);
+  return options_.T > 0 ? discretize_times(t, options_.T) : t;
+}
+
+VdmLoss VdmImpl::negative_elbo(const at::Tensor& x) {
+  const auto f = to_model_space(x);
+  const int64_t b = f.size(0);
+  auto t = times(b, f.options());
+  auto [shape_t, dshape_t] = schedule_->shape(t);
+  auto weight = std::make_shared<at::Tensor>();
+  const bool trick = options_.variance_trick && options_.T == 0 &&
+                     schedule_->has_shape_parameters() && shape_t.requires_grad();
+  if (trick) {
+    scale_gradient_by(shape_t, weight);
+    scale_gradient_by(dshape_t, weight);
+  }
+  auto [gamma_t, dgamma_t] = schedule_->gamma_from_shape(shape_t, dshape_t);
+  auto eps = torch::randn_like(f);
+  auto q = forward_marginal(f, gamma_t);
+  auto z_t = q.mean + q.var.sqrt() * eps;
+  auto eps_hat = net_->forward(z_t, gamma_t);
+  VdmLoss l;
+  if (options_.T > 0) {
+    auto gamma_s = schedule_->gamma(t - 1.0 / static_cast<double>(options_.T));
+    l.diffusion = diffusion_loss_discrete(eps, eps_hat, gamma_s, gamma_t, options_.T);
+  } else {
+    l.diffusion = diffusion_loss_continuous(eps, eps_hat, dgamma_t);
+  }
+  if (trick) *weight = 2 * l.diffusion.detach();
+  auto g0 = schedule_->gamma0(), g1 = schedule_->gamma1();
+  auto q0 = forward_marginal(f, g0);
+  auto z_0 = q0.mean + q0.var.sqrt() * torch::randn_like(f);
+  if (is_image(options_))
+    l.recon = recon_loss_8bit(data::quantize_8bit(x), z_0, g0);
+  else
+    l.recon = recon_loss_continuous(f, z_0, g0) + log_std_sum();
+  l.prior = prior_loss(f, g1);
+  return l;
+}
+
+at::Tensor VdmImpl::sample(int64_t n, const std::string& sampler, int64_t steps) {
+  torch::NoGradGuard no_grad;
+  auto opts = schedule_->gamma0().options();
+  std::vector<int64_t> shape{n};
+  shape.insert(shape.end(), options_.data_shape.begin(), options_.data_shape.end());
+  auto gen = at::detail::getDefaultCPUGenerator();
+  auto z_1 = at::randn(shape, gen, opts.device(torch::kCPU)).to(opts.device());
+  auto gammas = schedule_->gamma(torch::linspace(0, 1, steps + 1, opts));
+  EpsFn eps = [this](const at::Tensor& z, const at::Tensor& g) { return net_->forward(z, g); };
+  return from_model_space(sample_loop(sampler, eps, gammas, z_1, gen));
+}
+
+VdmModel::VdmModel(VdmOptions options)
+    : sampler(options.sampler),
+      sample_steps(options.sample_steps),
+      eval_samples(options.eval_samples),
+      vdm_(std::move(options)) {}
+
+train::LossOutput VdmModel::report(const VdmLoss& l) const {
+  const double per_bit = 1.0 / (static_cast<double>(vdm_->dim()) * std::log(2.0));
+  auto total = l.total().mean() * per_bit;
+  return {total,
+          {{"bpd", total.detach()},
+           {"bpd_diffusion", l.diffusion.mean().detach() * per_bit},
+           {"bpd_recon", l.recon.mean().detach() * per_bit},
+           {"bpd_prior", l.prior.mean().detach() * per_bit}}};
+}
+
+train::LossOutput VdmModel::loss(const at::Tensor& x) { return report(vdm_->negative_elbo(x)); }
+
+train::LossOutput VdmModel::evaluate(const at::Tensor& x) {
+  VdmLoss sum = vdm_->negative_elbo(x);
+  const int64_t k = eval_samples;
+  for (int64_t i = 1; i < k; ++i) {
+    auto l = vdm_->negative_elbo(x);
+    sum = {sum.diffusion + l.diffusion, sum.recon + l.recon, sum.prior + l.prior};
+  }
+  const double w = 1.0 / static_cast<double>(k);
+  return report({sum.diffusion * w, sum.recon * w, sum.prior * w});
+}
+
+at::Tensor VdmModel::sample(int64_t n) { return vdm_->sample(n, sampler, sample_steps); }
+
+}  // namespace deepgen::diffusion

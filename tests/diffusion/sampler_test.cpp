@@ -1,0 +1,95 @@
+// Samplers with exact denoisers, where the answer is known.
+#include "deepgen/diffusion/sampler.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "deepgen/core/rng.h"
+#include "deepgen/diffusion/schedule.h"
+#include "deepgen/diffusion/vdm.h"
+
+namespace dd = deepgen::diffusion;
+
+namespace {
+
+at::Tensor grid(int64_t steps) {
+  dd::NoiseSchedule s;
+  s->to(torch::kFloat64);
+  return s->gamma(torch::linspace(0, 1, steps + 1, torch::kFloat64));
+}
+
+}  // namespace
+
+// Data all at one point x0: the exact ε̂(z_t) = (z_t − α_t x0)/σ_t is constant along a DDIM
+// path, so DDIM lands at α_0 x0 + σ_0 ε̂(z_1) in any number of steps.
+TEST(VdmSampler, DdimWithTheExactDenoiserOfAPointMassIsExact) {
+  auto x0 = torch::tensor({{0.25, -0.5, 0.75}}, torch::kFloat64);
+  dd::EpsFn eps = [&](const at::Tensor& z, const at::Tensor& g) {
+    return dd::eps_from_x(z, x0, g);
+  };
+  auto gen = deepgen::make_generator(1);
+  auto z1 = torch::randn({1, 3}, torch::kFloat64);
+  for (int64_t steps : {1, 7, 50}) {
+    auto gammas = grid(steps);
+    auto z0 = dd::sample_loop("ddim", eps, gammas, z1, gen);
+    auto g0 = gammas[0], g1 = gammas[steps];
+    auto expected = dd::alpha2(g0).sqrt() * x0 + dd::sigma2(g0).sqrt() * dd::eps_from_x(z1, x0, g1);
+    EXPECT_TRUE(torch::allclose(z0, expected, 1e-10, 1e-12)) << steps;
+  }
+}
+
+// Data N(0, 1): the exact denoiser is E[x|z_t] = α_t z_t, i.e. ε̂ = σ_t z_t. Each step is then
+// linear, z_s = m z_t + sqrt(v)·noise, so Var[z_0] follows a recursion: DDIM shrinks it by
+// (α_s α_t + σ_s σ_t)² per step, the ancestral step gives m = (α_s/α_t)(1 − c σ_t²), v = σ_s² c.
+// Both converge to Var = 1 (q(z_0) = N(0, 1)) as the steps grow; the samples must follow the
+// recursion at a finite number of steps.
+TEST(VdmSampler, BothSamplersFollowTheExactVarianceRecursion) {
+  dd::EpsFn eps = [](const at::Tensor& z, const at::Tensor& g) {
+    return dd::sigma2(dd::per_example(g, z)).sqrt() * z;
+  };
+  auto variance_after = [](const std::string& sampler, const at::Tensor& gammas) {
+    double var = 1;
+    for (int64_t i = gammas.size(0) - 1; i >= 1; --i) {
+      const double gt = gammas[i].item<double>(), gs = gammas[i - 1].item<double>();
+      const double at = std::sqrt(1 / (1 + std::exp(gt))), st = std::sqrt(1 / (1 + std::exp(-gt)));
+      const double as = std::sqrt(1 / (1 + std::exp(gs))), ss = std::sqrt(1 / (1 + std::exp(-gs)));
+      if (sampler == "ddim") {
+        var *= std::pow(as * at + ss * st, 2);
+      } else {
+        const double c = -std::expm1(gs - gt), m = as / at * (1 - c * st * st);
+        var = m * m * var + ss * ss * c;
+      }
+    }
+    return var;
+  };
+  for (const char* sampler : {"ancestral", "ddim"}) {
+    auto gen = deepgen::make_generator(2);
+    auto z1 = at::randn({20000, 1}, gen, torch::kFloat64);
+    auto z0 = dd::sample_loop(sampler, eps, grid(200), z1, gen);
+    // 4 standard errors of a variance from 20000 draws: 4·sqrt(2/20000) = 0.04 (times Var[z_1]).
+    const double expected = variance_after(sampler, grid(200)) * z1.var().item<double>();
+    EXPECT_NEAR(z0.var().item<double>(), expected, 0.04 * expected) << sampler;
+    EXPECT_LT(std::abs(variance_after(sampler, grid(200)) - 1), 0.1) << sampler;
+    EXPECT_LT(std::abs(variance_after(sampler, grid(5000)) - 1), 0.005) << sampler;
+  }
+}
+
+TEST(VdmSampler, AncestralStepIsTheReverseModelsMeanPlusItsStd) {
+  auto z_t = torch::tensor({{0.3, -1.0}}, torch::kFloat64),
+       eps_hat = torch::tensor({{0.5, 0.1}}, torch::kFloat64);
+  auto noise = torch::tensor({{1.0, -2.0}}, torch::kFloat64);
+  auto gt = torch::tensor({0.5}, torch::kFloat64), gs = torch::tensor({-1.0}, torch::kFloat64);
+  // VDM App. A with σ_t: (α_s/α_t)(z_t − c σ_t ε̂) + sqrt(σ_s² c) noise, c = −expm1(γ_s − γ_t).
+  const double c = -std::expm1(-1.0 - 0.5);
+  auto a = [](double g) { return std::sqrt(1 / (1 + std::exp(g))); };
+  auto s = [](double g) { return std::sqrt(1 / (1 + std::exp(-g))); };
+  auto expected = a(-1.0) / a(0.5) * (z_t - c * s(0.5) * eps_hat) + std::sqrt(c) * s(-1.0) * noise;
+  EXPECT_TRUE(torch::allclose(dd::ancestral_step(z_t, eps_hat, gt, gs, noise), expected, 1e-12, 0));
+}
+
+TEST(VdmSampler, UnknownSamplerIsAnError) {
+  auto gen = deepgen::make_generator(0);
+  dd::EpsFn eps = [](const at::Tensor& z, const at::Tensor&) { return z; };
+  EXPECT_THROW(dd::sample_loop("euler", eps, grid(3), torch::zeros({1, 1}, torch::kFloat64), gen),
+               std::exception);
+}
