@@ -39,6 +39,8 @@ nlohmann::json resolved_model_options(const RunConfig& config);
 // the model options.
 void adapt_to_data(RunConfig& config, const data::Dataset& train);
 
+// Data a model keeps beside its weights (esm-kde: the kernel density's points).
+void attach_data(train::GenerativeModel& model, const data::Dataset& train);
 // What the test metrics of the run's model are measured in.
 std::string metric_units(const RunConfig& config);
 // vdm: the sampler and its number of steps ("" / 0 keep the run's); returns them as JSON, or
@@ -87,7 +89,25 @@ struct FitGmmRequest {
 int run_fit_gmm(const FitGmmRequest& request);
 nlohmann::json fit_gmm(const FitGmmRequest& request);  // what run_fit_gmm prints
 
+// deepgen langevin (src/cli/langevin.cpp): sample a target with a known score; one JSON out.
+struct LangevinRequest {
+  std::string target, out;  // gmm:.. | gaussian:.. | toy:NAME (toy: kernel density of its points)
+  int64_t n = 2000, steps = 1000;
+  double step_size = 0.01;  // δ of x + δ∇log p + sqrt(2δ)ε; --annealed: the ε of δ_i = ε σ_i²/σ_L²
+  bool annealed = false, mala = false;
+  double sigma_begin = 20, sigma_end = 1;  // --annealed: NCSN's toy ladder
+  int64_t levels = 10;
+  double init_box = 8;     // chains start uniform in [−b, b]^D
+  double kde_sigma = 0.1;  // toy targets: kernel width
+  int64_t kde_points = 2000;
+  uint64_t seed = 0;
+  int threads = 0;
+};
+int run_langevin(const LangevinRequest& request);
+nlohmann::json langevin(const LangevinRequest& request);  // what run_langevin prints
+
 // Shared by the commands.
+void write_csv(const std::string& path, const at::Tensor& points);  // one row per point
 RunConfig load_run_config(const std::string& run_dir);
 std::unique_ptr<train::GenerativeModel> load_trained_model(const RunConfig& config,
                                                            const std::string& run_dir, bool ema);

@@ -32,17 +32,6 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return s;
 }
 
-void write_csv(const std::string& path, const at::Tensor& points) {
-  const at::Tensor p = points.to(torch::kCPU, torch::kDouble).contiguous();
-  const auto a = p.accessor<double, 2>();
-  std::string out;
-  for (int64_t i = 0; i < a.size(0); ++i) {
-    for (int64_t j = 0; j < a.size(1); ++j) out += (j ? "," : "") + c10::str(a[i][j]);
-    out += "\n";
-  }
-  io::write_file_atomic(path, out);
-}
-
 // Samples of a trained model, in data layout, on the CPU.
 at::Tensor draw_samples(train::GenerativeModel& model, int64_t n, uint64_t seed) {
   c10::InferenceMode guard;
@@ -74,6 +63,17 @@ json evaluation(train::GenerativeModel& model, const RunConfig& c, const data::D
 }
 
 }  // namespace
+
+void write_csv(const std::string& path, const at::Tensor& points) {
+  const at::Tensor p = points.to(torch::kCPU, torch::kDouble).contiguous();
+  const auto a = p.accessor<double, 2>();
+  std::string out;
+  for (int64_t i = 0; i < a.size(0); ++i) {
+    for (int64_t j = 0; j < a.size(1); ++j) out += (j ? "," : "") + c10::str(a[i][j]);
+    out += "\n";
+  }
+  io::write_file_atomic(path, out);
+}
 
 RunConfig load_run_config(const std::string& run_dir) {
   const std::string path = run_dir + "/config.json";
@@ -141,6 +141,7 @@ int run_train(RunConfig c, bool resume, const std::string& run_dir) {
   seed_global(c.train.seed);
   auto model = make_model(c);
   model->module().to(device);
+  attach_data(*model, splits.train);
   c.train.run_dir = run_dir;
   c.train.device = device;
   c.train.resume = resume;
@@ -161,6 +162,7 @@ int run_train(RunConfig c, bool resume, const std::string& run_dir) {
     return 130;
   }
   auto trained = load_trained_model(c, run_dir, true);
+  attach_data(*trained, splits.train);
   write_outputs(*trained, c, splits, run_dir);
   write_report(run_dir);
   log_line("done: " + run_dir + "/report.html");
@@ -204,6 +206,7 @@ int run_eval(const EvalRequest& req) {
   if (req.batch <= 0) throw Error("--batch must be positive");
   data::Splits splits = data::load_data(c.data);
   auto model = load_trained_model(c, req.run_dir, true);
+  attach_data(*model, splits.train);
   configure_evaluation(*model, req);
   configure_sampling(*model, req.sampler, req.steps);
   json out = evaluation(*model, c, splits.test, req.batch, req.max_batches, req.seed);
@@ -270,6 +273,43 @@ void demo_gmm(const std::string& out_dir) {
            " of 12 components collapsed (" + out_dir + "/fit.png)");
 }
 
+// A short VDM (MATH Part 2) on MNIST: the bound in bits/dim with its three parts.
+int demo_vdm(const std::string& out_dir, int threads, const std::string& device) {
+  RunConfig c;
+  c.model = "vdm";
+  c.data.spec = "mnist";
+  c.model_options = {{"sample_steps", 100}};
+  c.train.steps = 300;  // about 2 minutes on 2 cores; docs/results.md has longer runs
+  c.train.batch = 64;
+  c.train.optimizer.lr = 3e-3;
+  c.train.optimizer.warmup = 50;
+  c.train.optimizer.grad_clip = 1.0;
+  c.train.ema_decay = 0.99;
+  c.train.checkpoint_every = 100;
+  c.threads = threads;
+  c.device = device;
+  log_line("demo: variational diffusion model (MATH Part 2) on MNIST, " +
+           std::to_string(c.train.steps) + " steps");
+  return run_train(c, false, out_dir);
+}
+
+// Score matching (MATH Part 3): NCSN on the two-mode toy of Song & Ermon, sampled by annealed
+// Langevin; samples.png shows samples (blue) over data (grey).
+int demo_score(const std::string& out_dir, int threads, const std::string& device) {
+  RunConfig c;
+  c.model = "score";
+  c.data.spec = "toy:ncsn-gmm";
+  c.data.toy_train = 10000;
+  c.data.toy_test = 2000;
+  c.train.steps = 1500;
+  c.train.batch = 128;
+  c.train.checkpoint_every = 500;
+  c.threads = threads > 0 ? threads : 1;
+  c.device = device;
+  log_line("demo: noise-conditional score network (MATH Part 3) on toy:ncsn-gmm");
+  return run_train(c, false, out_dir);
+}
+
 }  // namespace
 
 int run_demo(const std::string& out_dir, int threads, const std::string& device) {
@@ -290,7 +330,10 @@ int run_demo(const std::string& out_dir, int threads, const std::string& device)
   if (code != 0) return code;
   demo_bounds(out_dir + "/vae");
   demo_gmm(out_dir + "/gmm");
-  log_line("demo: done; open " + out_dir + "/vae/report.html");
+  if (const int v = demo_vdm(out_dir + "/vdm", threads, device); v != 0) return v;
+  if (const int s = demo_score(out_dir + "/score", threads, device); s != 0) return s;
+  log_line("demo: done; open " + out_dir + "/vae/report.html, " + out_dir +
+           "/vdm/report.html and " + out_dir + "/score/report.html");
   return 0;
 }
 

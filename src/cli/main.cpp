@@ -16,14 +16,14 @@ namespace {
 
 struct TrainFlags {
   std::string model, data, out, config_file, device, optimizer, schedule, likelihood, hidden, arch,
-      inference, objective, activation, binarize, channels, gamma_schedule, sampler;
+      inference, objective, activation, binarize, channels, gamma_schedule, sampler, method;
   int64_t steps = 0, epochs = 0, batch = 0, warmup = 0, checkpoint_every = 0, log_every = 0,
           eval_every = 0, latent = 0, k = 0, kl_warmup = 0, blocks = 0, T = 0, sample_steps = 0,
-          patch = 0;
+          patch = 0, num_sigmas = 0, steps_per_level = 0, langevin_steps = 0;
   uint64_t seed = 0;
   int threads = 0, blas_threads = 0, image_size = 0;
   double lr = 0, ema = 0, grad_clip = 0, sigma = 0, beta = 0, local_lr = 0, gamma_min = 0,
-         gamma_max = 0, dropout = 0;
+         gamma_max = 0, dropout = 0, sigma_begin = 0, sigma_end = 0, sample_eps = 0, step_size = 0;
   bool resume = false, attention = true, variance_trick = true;
 };
 
@@ -45,7 +45,7 @@ std::vector<int64_t> parse_sizes(const std::string& text, const char* flag = "--
 
 CLI::App* add_train(CLI::App& app, TrainFlags& f) {
   auto* cmd = app.add_subcommand("train", "Train a model; writes checkpoints, samples, report");
-  cmd->add_option("model", f.model, "Model: vae | vdm");
+  cmd->add_option("model", f.model, "Model: vae | vdm | score");
   cmd->add_option("--data", f.data,
                   "mnist (default) | fashion-mnist | folder:PATH | toy:NAME | csv:PATH");
   cmd->add_option("--out", f.out, "Run directory")->required();
@@ -76,7 +76,9 @@ CLI::App* add_train(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--activation", f.activation, "vae: relu (default) | silu | softplus | tanh");
   cmd->add_option("--binarize", f.binarize,
                   "vae bernoulli: dynamic (default) | threshold | none (grey-level targets)");
-  cmd->add_option("--sigma", f.sigma, "vae: fixed decoder std (0: learned)");
+  cmd->add_option(
+      "--sigma", f.sigma,
+      "vae: fixed decoder std (0: learned); score: dsm noise std, esm-kde kernel width");
   cmd->add_option("--beta", f.beta, "vae: KL weight (default 1)");
   cmd->add_option("--kl-warmup", f.kl_warmup, "vae: steps over which the KL weight rises to beta");
   cmd->add_option("--arch", f.arch, "vae: mlp (default) | conv (images)");
@@ -101,6 +103,16 @@ CLI::App* add_train(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--dropout", f.dropout, "vdm: dropout in the residual blocks");
   cmd->add_option("--sampler", f.sampler, "vdm: ancestral (default) | ddim, for the run's samples");
   cmd->add_option("--sample-steps", f.sample_steps, "vdm: sampling steps (default 1000)");
+  cmd->add_option("--method", f.method, "score: ncsn (default) | dsm | esm-kde | ssm");
+  cmd->add_option("--sigma-begin", f.sigma_begin, "score ncsn: largest noise level σ_1");
+  cmd->add_option("--sigma-end", f.sigma_end, "score ncsn: smallest noise level σ_L");
+  cmd->add_option("--num-sigmas", f.num_sigmas, "score ncsn: levels L of the geometric ladder");
+  cmd->add_option("--steps-per-level", f.steps_per_level,
+                  "score ncsn: annealed Langevin steps T per level (default 100)");
+  cmd->add_option("--sample-eps", f.sample_eps, "score ncsn: ε of the step δ_i = ε σ_i²/σ_L²");
+  cmd->add_option("--langevin-steps", f.langevin_steps,
+                  "score dsm/esm-kde/ssm: Langevin steps when sampling");
+  cmd->add_option("--step-size", f.step_size, "score dsm/esm-kde/ssm: Langevin step δ");
   return cmd;
 }
 
@@ -154,6 +166,14 @@ json train_overrides(CLI::App* cmd, const TrainFlags& f) {
   if (given("--dropout")) o["model_options"]["dropout"] = f.dropout;
   if (given("--sampler")) o["model_options"]["sampler"] = f.sampler;
   if (given("--sample-steps")) o["model_options"]["sample_steps"] = f.sample_steps;
+  if (given("--method")) o["model_options"]["method"] = f.method;
+  if (given("--sigma-begin")) o["model_options"]["sigma_begin"] = f.sigma_begin;
+  if (given("--sigma-end")) o["model_options"]["sigma_end"] = f.sigma_end;
+  if (given("--num-sigmas")) o["model_options"]["num_sigmas"] = f.num_sigmas;
+  if (given("--steps-per-level")) o["model_options"]["steps_per_level"] = f.steps_per_level;
+  if (given("--sample-eps")) o["model_options"]["sample_eps"] = f.sample_eps;
+  if (given("--langevin-steps")) o["model_options"]["langevin_steps"] = f.langevin_steps;
+  if (given("--step-size")) o["model_options"]["step_size"] = f.step_size;
   return o;
 }
 
@@ -234,6 +254,29 @@ int main(int argc, char** argv) {
   eval->add_option("--sampler", er.sampler, "vdm: sampler of the sample-based metrics");
   eval->add_option("--steps", er.steps, "vdm: its steps");
 
+  dc::LangevinRequest lr;
+  auto* lang = app.add_subcommand(
+      "langevin",
+      "Sample a target with a known score by Langevin dynamics; prints one JSON object");
+  lang->add_option("--target", lr.target,
+                   "gmm:w,m1,..,mD,s;... | gaussian:m1,..,mD,s | toy:NAME (ncsn-gmm exact; other "
+                   "toys: kernel density of their points)")
+      ->required();
+  lang->add_option("--out", lr.out, "Output directory (samples.csv, samples.png)")->required();
+  lang->add_option("--n", lr.n, "Chains (default 2000)");
+  lang->add_option("--steps", lr.steps, "Steps (--annealed: per level; default 1000)");
+  lang->add_option("--step-size", lr.step_size,
+                   "δ in x + δ∇log p + sqrt(2δ)ε; --annealed: ε of δ_i = ε σ_i²/σ_L²");
+  lang->add_flag("--annealed", lr.annealed, "Annealed Langevin over a geometric σ ladder");
+  lang->add_flag("--mala", lr.mala, "Metropolis-adjusted Langevin (exact; needs a mixture target)");
+  lang->add_option("--sigma-begin", lr.sigma_begin, "--annealed: σ_1 (default 20)");
+  lang->add_option("--sigma-end", lr.sigma_end, "--annealed: σ_L (default 1)");
+  lang->add_option("--levels", lr.levels, "--annealed: L (default 10)");
+  lang->add_option("--init-box", lr.init_box, "Chains start uniform in [-b, b]^D (default 8)");
+  lang->add_option("--kde-sigma", lr.kde_sigma, "toy targets: kernel width (default 0.1)");
+  lang->add_option("--seed", lr.seed, "Random seed");
+  lang->add_option("--threads", lr.threads, "Intra-op CPU threads (0: one per core)");
+
   auto* info = app.add_subcommand("info", "Version, devices, threads and data sets as JSON");
 
   std::string demo_out = "runs/demo", demo_device = "auto";
@@ -273,6 +316,7 @@ int main(int argc, char** argv) {
     if (*info) return dc::run_info();
     if (*demo) return dc::run_demo(demo_out, demo_threads, demo_device);
     if (*fit_gmm) return dc::run_fit_gmm(gr);
+    if (*lang) return dc::run_langevin(lr);
   } catch (const deepgen::Error& e) {
     std::cerr << "deepgen: error: " << e.what() << std::endl;
     return 1;

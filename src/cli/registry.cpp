@@ -2,11 +2,12 @@
 #include "app.h"
 #include "deepgen/core/error.h"
 #include "deepgen/diffusion/model.h"
+#include "deepgen/score/model.h"
 #include "deepgen/vi/vae.h"
 
 namespace deepgen::cli {
 
-std::vector<std::string> model_names() { return {"vae", "vdm"}; }
+std::vector<std::string> model_names() { return {"vae", "vdm", "score"}; }
 
 namespace {
 
@@ -21,6 +22,10 @@ vi::VaeOptions vae_options(const RunConfig& c) {
   if (c.data_shape.size() != 3 && !c.model_options.contains("mean_activation"))
     o.mean_activation("identity");  // points are unbounded: no sigmoid on the mean
   return o;
+}
+
+score::ScoreOptions score_options(const RunConfig& c) {
+  return score::score_options_from_json(c.model_options.dump(), c.data_shape);
 }
 
 diffusion::VdmOptions vdm_options(const RunConfig& c) {
@@ -44,12 +49,14 @@ void fill_standardisation(nlohmann::json& options, const data::Dataset& train) {
 nlohmann::json resolved_model_options(const RunConfig& c) {
   if (c.model == "vae") return nlohmann::json::parse(vi::to_json(vae_options(c)));
   if (c.model == "vdm") return nlohmann::json::parse(diffusion::to_json(vdm_options(c)));
+  if (c.model == "score") return nlohmann::json::parse(score::to_json(score_options(c)));
   unknown_model(c.model);
 }
 
 std::unique_ptr<train::GenerativeModel> make_model(const RunConfig& c) {
   if (c.model == "vae") return std::make_unique<vi::VaeModel>(vae_options(c));
   if (c.model == "vdm") return std::make_unique<diffusion::VdmModel>(vdm_options(c));
+  if (c.model == "score") return std::make_unique<score::ScoreModel>(score_options(c));
   unknown_model(c.model);
 }
 
@@ -64,9 +71,16 @@ void adapt_to_data(RunConfig& c, const data::Dataset& train) {
   c.model_options = resolved_model_options(c);
 }
 
+void attach_data(train::GenerativeModel& model, const data::Dataset& train) {
+  auto* s = dynamic_cast<score::ScoreModel*>(&model);
+  if (s && s->options().method() == "esm-kde") s->set_kde_data(train.x);  // q(x) of MATH 3.2a
+}
+
 std::string metric_units(const RunConfig& c) {
-  return c.model == "vdm" ? "bits per dimension (bpd: the negative ELBO / (D ln 2))"
-                          : "nats per example";
+  if (c.model == "vdm") return "bits per dimension (bpd: the negative ELBO / (D ln 2))";
+  if (c.model == "score")
+    return "score-matching loss (a divergence up to a constant, not a likelihood)";
+  return "nats per example";
 }
 
 nlohmann::json configure_sampling(train::GenerativeModel& model, const std::string& sampler,

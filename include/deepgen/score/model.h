@@ -1,0 +1,80 @@
+#pragma once
+// Score-based models (MATH Part 3) behind the shared trainer: a score network s_θ(x, σ) trained
+// by explicit score matching against a kernel density (esm-kde, 3.2a), denoising score matching
+// (dsm, 3.2d), sliced score matching (ssm) or the noise-conditional NCSN loss (ncsn, Song &
+// Ermon 2019), and sampled by Langevin dynamics (annealed for ncsn).
+#include <torch/arg.h>
+#include <torch/nn/modules/container/any.h>
+
+#include <string>
+#include <vector>
+
+#include "deepgen/score/langevin.h"
+#include "deepgen/train/model.h"
+
+namespace deepgen::score {
+
+// Defaults depend on the data: images (data_shape {C, H, W}, values in [0, 1]) follow NCSN's
+// MNIST settings; points (data_shape {D}, raw units) follow its 2-D toy, whose data span ~10.
+struct ScoreOptions {
+  explicit ScoreOptions(std::vector<int64_t> data_shape = {1, 28, 28});
+  TORCH_ARG(std::vector<int64_t>, data_shape);  // one sample, e.g. {1, 28, 28} or {2}
+  TORCH_ARG(std::string, method) = "ncsn";      // esm-kde | dsm | ssm | ncsn
+  // esm-kde: kernel width; dsm: noise std; ssm: noise added to the data first (0: clean data).
+  TORCH_ARG(double, sigma) = 0.1;
+  // ncsn: geometric ladder σ_1 > ... > σ_L (σ_1 about the data's largest pairwise distance).
+  TORCH_ARG(double, sigma_begin);
+  TORCH_ARG(double, sigma_end);
+  TORCH_ARG(int64_t, num_sigmas) = 10;
+  TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{128, 128};  // points: MLP
+  TORCH_ARG(std::string, activation) = "softplus";  // points: smooth, so ssm's Jacobian is too
+  TORCH_ARG(std::vector<int64_t>, channels) = std::vector<int64_t>{16, 32};  // images: U-Net
+  TORCH_ARG(int64_t, ssm_slices) = 1;  // ssm: projections v per example
+  // ncsn sampling: T steps per level with δ_i = sample_eps·σ_i²/σ_L² (langevin.h convention).
+  TORCH_ARG(int64_t, steps_per_level) = 100;
+  TORCH_ARG(double, sample_eps);
+  // esm-kde / dsm / ssm sampling: plain Langevin with one step size at the trained σ.
+  TORCH_ARG(int64_t, langevin_steps) = 1000;
+  TORCH_ARG(double, step_size) = 1e-3;
+  TORCH_ARG(bool, final_denoise) = true;  // Tweedie step x + σ²·s(x, σ) at the smallest σ
+  TORCH_ARG(double, init_box) = 8.0;      // points: chains start uniform in [−b, b]^D
+};
+
+// JSON of every option (saved in the run's config.json) and back; unknown keys are an error.
+std::string to_json(const ScoreOptions& options);
+ScoreOptions score_options_from_json(const std::string& json, std::vector<int64_t> data_shape);
+void validate(const ScoreOptions& options);
+
+class ScoreModel : public train::GenerativeModel {
+ public:
+  explicit ScoreModel(ScoreOptions options);
+  std::string name() const override { return "score"; }
+  torch::nn::Module& module() override { return *net_.ptr(); }
+  // The method's loss on a batch in data units (images (B, C, H, W) in [0, 1], points (B, D)).
+  train::LossOutput loss(const at::Tensor& x) override;
+  // The same loss on test data; ncsn averages every example over every level instead of one
+  // random level (lower variance) and also reports the largest- and smallest-σ terms.
+  train::LossOutput evaluate(const at::Tensor& x) override;
+  // n samples in data units and shape: annealed Langevin (ncsn) or Langevin at σ (the others),
+  // from U[0, 1] (images) or U[−init_box, init_box]^D (points); images clamped to [0, 1].
+  at::Tensor sample(int64_t n) override;
+  at::Tensor score(const at::Tensor& x, const at::Tensor& sigma);  // s_θ(x, σ), sigma (B)
+  const std::vector<double>& sigmas() const { return sigmas_; }    // ncsn ladder, else {σ}
+  // esm-kde: the reference set of the kernel density (the training data, in data units). Kept
+  // in memory only (not a buffer: checkpoints stay small); loss/evaluate throw until it is set.
+  void set_kde_data(const at::Tensor& data) { kde_data_ = data; }
+  void set_progress(StepCallback callback) { progress_ = std::move(callback); }  // sampling
+  const ScoreOptions& options() const { return options_; }
+
+ private:
+  at::Tensor method_loss(const at::Tensor& x);
+  std::string part_name() const;
+  ScoreFn at_sigma(double sigma);
+  ScoreOptions options_;
+  std::vector<double> sigmas_;
+  torch::nn::AnyModule net_;
+  at::Tensor kde_data_;
+  StepCallback progress_;
+};
+
+}  // namespace deepgen::score

@@ -1,0 +1,66 @@
+#pragma once
+// Noise-conditional score networks s_θ(x, σ) (Song & Ermon 2019). Both divide their output by σ
+// (NCSNv2, Song & Ermon 2020, technique 3): the true score of data noised at σ has size ~1/σ,
+// so the network itself only predicts O(1) values (σ·s ≈ −z) at every level. Methods with a
+// single σ (esm-kde, dsm, ssm) pass that σ as a constant.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+#include <string>
+#include <vector>
+
+#include "deepgen/nn/mlp.h"
+
+namespace deepgen::score {
+
+// Points (B, D): an MLP on [x/√(1+σ²), log σ] (the input scaled to unit size when the data are,
+// as c_in of Karras et al. 2022), output divided by σ.
+class ScoreMLPImpl : public torch::nn::Module {
+ public:
+  ScoreMLPImpl(int64_t dim, std::vector<int64_t> hidden, std::string activation);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& sigma);  // sigma (B)
+
+ private:
+  nn::MLP mlp_{nullptr};
+};
+TORCH_MODULE(ScoreMLP);
+
+// One residual block: GroupNorm → SiLU → conv3×3, plus the σ embedding projected to the
+// channels and added to the features (as in DDPM's U-Net), then GroupNorm → SiLU → conv3×3.
+class ResBlockImpl : public torch::nn::Module {
+ public:
+  ResBlockImpl(int64_t in, int64_t out, int64_t embed);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& embedding);
+
+ private:
+  torch::nn::GroupNorm norm1_{nullptr}, norm2_{nullptr};
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, skip_{nullptr};
+  torch::nn::Linear project_{nullptr};
+};
+TORCH_MODULE(ResBlock);
+
+// Images (B, C, H, W) with H, W divisible by 4: a small U-Net, two stride-2 downsamplings and
+// two nearest-neighbour upsamplings with skip connections, widths channels = {c0, c1}. The input
+// is mapped to 2x − 1 (NCSN's convention for data in [0, 1]); σ enters through an MLP embedding
+// of log σ added in every block. Output divided by σ.
+class ScoreUNetImpl : public torch::nn::Module {
+ public:
+  ScoreUNetImpl(std::vector<int64_t> image, std::vector<int64_t> channels);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& sigma);  // sigma (B)
+
+ private:
+  torch::nn::Linear embed1_{nullptr}, embed2_{nullptr};
+  torch::nn::Conv2d in_{nullptr}, down1_{nullptr}, down2_{nullptr}, out_{nullptr};
+  ResBlock block0_{nullptr}, block1_{nullptr}, middle_{nullptr}, up1_{nullptr}, up0_{nullptr};
+  torch::nn::GroupNorm out_norm_{nullptr};
+};
+TORCH_MODULE(ScoreUNet);
+
+// Throws deepgen::Error unless the U-Net can take this image shape and these widths.
+void validate_unet(const std::vector<int64_t>& image, const std::vector<int64_t>& channels);
+
+}  // namespace deepgen::score
