@@ -69,6 +69,9 @@ struct EvalRequest {
   std::string sampler;            // vdm: for the sample-based metrics of points
   int64_t steps = 0;
   int64_t eval_samples = 0;  // vdm: (t, ε) draws per test example (0 keeps the run's)
+  int64_t T = -1;            // vdm: steps of the evaluated diffusion loss (-1: the run's)
+  bool fid = false;          // classifier-FID of samples against the test set (mnist runs)
+  int64_t fid_samples = 2000;
 };
 // Passes the evaluation extras of `request` to the model; an error if the model has none.
 void configure_evaluation(train::GenerativeModel& model, const EvalRequest& request);

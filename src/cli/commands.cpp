@@ -8,6 +8,7 @@
 #include "deepgen/core/rng.h"
 #include "deepgen/core/runtime.h"
 #include "deepgen/core/version.h"
+#include "deepgen/eval/fid.h"
 #include "deepgen/eval/metrics.h"
 #include "deepgen/io/files.h"
 #include "deepgen/io/image.h"
@@ -74,6 +75,34 @@ void write_csv(const std::string& path, const at::Tensor& points) {
   }
   io::write_file_atomic(path, out);
 }
+
+namespace {
+
+// Classifier-FID (eval/fid.h) of model samples against the whole test split; the classifier is
+// trained once per data set and cached in the data root.
+json fid_metric(train::GenerativeModel& model, const RunConfig& c, const data::Dataset& test,
+                const EvalRequest& r) {
+  if (c.data.spec != "mnist" && c.data.spec != "fashion-mnist")
+    throw Error("--fid compares samples with a classifier of mnist or fashion-mnist images; run " +
+                r.run_dir + " was trained on " + c.data.spec);
+  if (r.fid_samples < 2) throw Error("--fid-samples must be >= 2");
+  const eval::TrainedClassifier classifier =
+      eval::load_or_train_classifier(c.data.spec, data::data_root(), {}, log_line);
+  std::vector<at::Tensor> parts;
+  for (int64_t done = 0, i = 0; done < r.fid_samples; done += 500, ++i)
+    parts.push_back(
+        draw_samples(model, std::min<int64_t>(500, r.fid_samples - done), r.seed + 7 * i));
+  const eval::FidResult f = eval::classifier_fid(classifier, torch::cat(parts), test.x);
+  json out{{"fid", f.fid},
+           {"samples", f.n_samples},
+           {"reference", "test split (" + std::to_string(f.n_reference) + " images)"},
+           {"classifier_test_accuracy", f.classifier_accuracy},
+           {"sample_class_histogram", f.sample_class_histogram}};
+  if (!f.warning.empty()) out["warning"] = f.warning;
+  return out;
+}
+
+}  // namespace
 
 RunConfig load_run_config(const std::string& run_dir) {
   const std::string path = run_dir + "/config.json";
@@ -210,7 +239,13 @@ int run_eval(const EvalRequest& req) {
   configure_evaluation(*model, req);
   configure_sampling(*model, req.sampler, req.steps);
   json out = evaluation(*model, c, splits.test, req.batch, req.max_batches, req.seed);
+  if (req.fid) {
+    out["classifier_fid"] = fid_metric(*model, c, splits.test, req);
+    const json sampling = configure_sampling(*model, "", 0);
+    if (!sampling.is_null()) out["classifier_fid"]["sampling"] = sampling;
+  }
   if (req.iwae_k > 0) out["iwae_k"] = req.iwae_k;
+  if (req.T >= 0) out["T"] = req.T;
   out["run"] = req.run_dir;
   std::cout << out.dump() << std::endl;
   return 0;

@@ -2,7 +2,6 @@
 // 2019) on a target whose score is known: an analytic Gaussian mixture, or the kernel density
 // of a toy data set (MATH 3.2a), whose noised versions are exact too (wider kernels).
 #include "deepgen/score/langevin.h"
-#include "deepgen/score/losses.h"
 
 #include <iostream>
 
@@ -15,6 +14,7 @@
 #include "deepgen/io/image.h"
 #include "deepgen/io/plot.h"
 #include "deepgen/score/kde.h"
+#include "deepgen/score/losses.h"
 #include "deepgen/score/targets.h"
 #include "terminal.h"
 
@@ -74,8 +74,8 @@ void check(const LangevinRequest& r) {
   // overshoot the modes of the noised target and diverge.
   if (r.annealed && r.step_size / (r.sigma_end * r.sigma_end) > 1)
     throw Error("--step-size " + c10::str(r.step_size) + " with --sigma-end " +
-                c10::str(r.sigma_end) + " gives steps δ_i = " +
-                c10::str(r.step_size / (r.sigma_end * r.sigma_end)) +
+                c10::str(r.sigma_end) +
+                " gives steps δ_i = " + c10::str(r.step_size / (r.sigma_end * r.sigma_end)) +
                 "·σ_i², which diverge: use --step-size <= σ_L² (e.g. 0.1·σ_L²)");
 }
 

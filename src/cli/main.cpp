@@ -251,6 +251,13 @@ int main(int argc, char** argv) {
   eval->add_option("--refine-lr", er.refine_lr, "vae: their rate (default 0.05)");
   eval->add_option("--eval-samples", er.eval_samples,
                    "vdm: (t, ε) draws per test example, averaged (default 1)");
+  eval->add_option("--T", er.T,
+                   "vdm: the bound with a T-step diffusion loss (that of the T-step ancestral "
+                   "sampler; 0: continuous; default: the run's)");
+  eval->add_flag("--fid", er.fid,
+                 "Classifier-FID of samples against the test set (mnist / fashion-mnist runs; "
+                 "the classifier is trained once and cached in the data root)");
+  eval->add_option("--fid-samples", er.fid_samples, "Samples for --fid (default 2000)");
   eval->add_option("--sampler", er.sampler, "vdm: sampler of the sample-based metrics");
   eval->add_option("--steps", er.steps, "vdm: its steps");
 

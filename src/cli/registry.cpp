@@ -103,10 +103,12 @@ nlohmann::json configure_sampling(train::GenerativeModel& model, const std::stri
 
 void configure_evaluation(train::GenerativeModel& model, const EvalRequest& r) {
   if (r.eval_samples < 0) throw Error("--eval-samples must be >= 1");
+  if (r.T < -1) throw Error("--T must be >= 0 (0: the continuous-time bound)");
   if (auto* vdm = dynamic_cast<diffusion::VdmModel*>(&model)) {
     if (r.eval_samples > 0) vdm->eval_samples = r.eval_samples;
-  } else if (r.eval_samples > 0) {
-    throw Error("--eval-samples applies to vdm runs, not " + model.name());
+    vdm->eval_T = r.T;
+  } else if (r.eval_samples > 0 || r.T >= 0) {
+    throw Error("--eval-samples and --T apply to vdm runs, not " + model.name());
   }
   auto* vae = dynamic_cast<vi::VaeModel*>(&model);
   const bool extras =

@@ -62,20 +62,21 @@ at::Tensor VdmImpl::from_model_space(const at::Tensor& z_0) {
   return z_0 * torch::exp(-0.5 * log_alpha2(g0)) * std_ + mean_;
 }
 
-at::Tensor VdmImpl::times(int64_t n, const at::TensorOptions& opts) const {
+at::Tensor VdmImpl::times(int64_t n, int64_t T, const at::TensorOptions& opts) const {
   auto t =
       options_.antithetic ? antithetic_times(n, torch::rand({}, opts)) : torch::rand({n}, opts);
-  return options_.T > 0 ? discretize_times(t, options_.T) : t;
+  return T > 0 ? discretize_times(t, T) : t;
 }
 
-VdmLoss VdmImpl::negative_elbo(const at::Tensor& x) {
+VdmLoss VdmImpl::negative_elbo(const at::Tensor& x, int64_t T) {
+  if (T < 0) T = options_.T;
   const auto f = to_model_space(x);
   const int64_t b = f.size(0);
-  auto t = times(b, f.options());
+  auto t = times(b, T, f.options());
   auto [shape_t, dshape_t] = schedule_->shape(t);
   auto weight = std::make_shared<at::Tensor>();
-  const bool trick = options_.variance_trick && options_.T == 0 &&
-                     schedule_->has_shape_parameters() && shape_t.requires_grad();
+  const bool trick = options_.variance_trick && T == 0 && schedule_->has_shape_parameters() &&
+                     shape_t.requires_grad();
   if (trick) {
     scale_gradient_by(shape_t, weight);
     scale_gradient_by(dshape_t, weight);
@@ -86,9 +87,9 @@ VdmLoss VdmImpl::negative_elbo(const at::Tensor& x) {
   auto z_t = q.mean + q.var.sqrt() * eps;
   auto eps_hat = net_->forward(z_t, gamma_t);
   VdmLoss l;
-  if (options_.T > 0) {
-    auto gamma_s = schedule_->gamma(t - 1.0 / static_cast<double>(options_.T));
-    l.diffusion = diffusion_loss_discrete(eps, eps_hat, gamma_s, gamma_t, options_.T);
+  if (T > 0) {
+    auto gamma_s = schedule_->gamma(t - 1.0 / static_cast<double>(T));
+    l.diffusion = diffusion_loss_discrete(eps, eps_hat, gamma_s, gamma_t, T);
   } else {
     l.diffusion = diffusion_loss_continuous(eps, eps_hat, dgamma_t);
   }
@@ -135,10 +136,10 @@ train::LossOutput VdmModel::report(const VdmLoss& l) const {
 train::LossOutput VdmModel::loss(const at::Tensor& x) { return report(vdm_->negative_elbo(x)); }
 
 train::LossOutput VdmModel::evaluate(const at::Tensor& x) {
-  VdmLoss sum = vdm_->negative_elbo(x);
+  VdmLoss sum = vdm_->negative_elbo(x, eval_T);
   const int64_t k = eval_samples;
   for (int64_t i = 1; i < k; ++i) {
-    auto l = vdm_->negative_elbo(x);
+    auto l = vdm_->negative_elbo(x, eval_T);
     sum = {sum.diffusion + l.diffusion, sum.recon + l.recon, sum.prior + l.prior};
   }
   const double w = 1.0 / static_cast<double>(k);

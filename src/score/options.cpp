@@ -19,8 +19,9 @@ void positive(double v, const std::string& flag) {
 void validate_ladder(const ScoreOptions& o) {
   positive(o.sigma_begin(), "--sigma-begin");
   positive(o.sigma_end(), "--sigma-end");
-  if (o.num_sigmas() < 1) throw Error("score: --num-sigmas must be >= 1");
-  if (o.num_sigmas() > 1 && !(o.sigma_begin() > o.sigma_end()))
+  if (o.num_sigmas() < 2)
+    throw Error("score: --num-sigmas must be >= 2 (a ladder from --sigma-begin to --sigma-end)");
+  if (!(o.sigma_begin() > o.sigma_end()))
     throw Error("score: --sigma-begin must be larger than --sigma-end (the ladder descends)");
   if (o.steps_per_level() < 1) throw Error("score: --steps-per-level must be >= 1");
   positive(o.sample_eps(), "--sample-eps");

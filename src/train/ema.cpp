@@ -1,5 +1,7 @@
 #include "deepgen/train/ema.h"
 
+#include <algorithm>
+
 #include "deepgen/core/error.h"
 
 namespace deepgen::train {
@@ -10,10 +12,17 @@ Ema::Ema(torch::nn::Module& module, double decay) : decay_(decay) {
   for (const auto& p : module.parameters()) shadow_.push_back(p.detach().clone());
 }
 
-void Ema::update(torch::nn::Module& module) {
+double Ema::decay_at(int64_t updates) const {
+  if (updates < 0) return decay_;
+  return std::min(decay_,
+                  (1.0 + static_cast<double>(updates)) / (10.0 + static_cast<double>(updates)));
+}
+
+void Ema::update(torch::nn::Module& module, int64_t updates) {
   torch::NoGradGuard no_grad;
+  const double d = decay_at(updates);
   auto params = module.parameters();
-  for (size_t i = 0; i < params.size(); ++i) shadow_[i].lerp_(params[i].detach(), 1.0 - decay_);
+  for (size_t i = 0; i < params.size(); ++i) shadow_[i].lerp_(params[i].detach(), 1.0 - d);
 }
 
 void Ema::swap(torch::nn::Module& module) {

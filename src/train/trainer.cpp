@@ -137,7 +137,7 @@ class Run {
           torch::nn::utils::clip_grad_norm_(module_.parameters(), o_.optimizer.grad_clip);
     optimizer_->step();
     model_.after_step(batch);
-    if (ema_) ema_->update(module_);
+    if (ema_) ema_->update(module_, step_);
     ++step_;
     window_.add(loss, out);
     ewma_loss_ = have_ewma_ ? 0.9 * ewma_loss_ + 0.1 * loss : loss;

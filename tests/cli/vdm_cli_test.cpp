@@ -89,6 +89,15 @@ TEST(CliVdm, SamplersAndStepsAreChosenAtSamplingTime) {
   json j = only_json_object(ev);
   EXPECT_EQ(j["sampling"], json({{"sampler", "ddim"}, {"steps", 10}}));
   EXPECT_TRUE(j["metrics"].contains("bpd"));
+  // The bound of the 20-step ancestral sampler: a 20-step diffusion loss, reported with its T.
+  Result t20 = deepgen({"eval", "--run", run, "--T", "20"});
+  ASSERT_TRUE(succeeded(t20));
+  json k = only_json_object(t20);
+  EXPECT_EQ(k["T"], 20);
+  EXPECT_GT(k["metrics"]["bpd_diffusion"].get<double>(), 0.0);
+  EXPECT_TRUE(one_line_error(deepgen({"eval", "--run", run, "--T", "-3"}), "--T"));
+  // The classifier-FID needs digits: a toy run gets a one-line error, not a crash.
+  EXPECT_TRUE(one_line_error(deepgen({"eval", "--run", run, "--fid"}), "mnist"));
 }
 
 TEST(CliVdm, BadOptionsAreOneLineErrors) {
@@ -139,10 +148,10 @@ TEST(CliVdm, FolderOfColourImagesTrainsWithALearnedScheduleInDiscreteTime) {
   json ev = json::parse(read_text(run + "/eval.json"));
   EXPECT_GT(ev["metrics"]["bpd_recon"].get<double>(), 0.0);
   EXPECT_FALSE(ev.contains("energy_distance"));
-  EXPECT_TRUE(
-      one_line_error(deepgen({"train", "vdm", "--data", "folder:" + images, "--out", dir.file("r2"),
-                              "--steps", "1", "--batch", "4", "--channels", "8,8,8,8,8", "--threads", "1"}),
-                     "divisible"));
+  EXPECT_TRUE(one_line_error(
+      deepgen({"train", "vdm", "--data", "folder:" + images, "--out", dir.file("r2"), "--steps",
+               "1", "--batch", "4", "--channels", "8,8,8,8,8", "--threads", "1"}),
+      "divisible"));
 }
 
 }  // namespace

@@ -62,6 +62,7 @@ TEST(VdmModel, FourierFeaturesAreSinCosOfScaledInputs) {
 TEST(VdmModel, ImageSizesTheUNetCannotHalveNameTheFix) {
   auto o = small_image_options({1, 28, 28});
   o.net.channels = {8, 16, 16, 16};  // 28 -> 14 -> 7 -> 3.5
+  o.net.patch = 1;
   try {
     dd::VdmModel model(o);
     FAIL() << "expected an error";

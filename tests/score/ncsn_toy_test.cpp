@@ -45,7 +45,7 @@ TEST(NcsnToy, AnnealedLangevinRecoversTheWeights) {
   at::Generator gen = make_generator(12);
   // Ladder of App. B.1: L = 10 geometric from 20 to 1, T = 100. Step ε = 0.2 (our convention;
   // paper-convention 0.4): the paper's ε = 0.1 (our 0.05) leaves the chains short of
-  // equilibrium at the levels where the modes separate and gives 0.78 (score.md: 0.777). With
+  // equilibrium at the levels where the modes separate and gives 0.78 (score.md: 0.782). With
   // δ_i/v_i ≤ 0.2 every level is stable and mixes in ~25 steps.
   const at::Tensor x = annealed_langevin(box_start(gen), score, geometric_sigmas(20, 1, 10), 100,
                                          0.2, gen, /*final_denoise=*/true);

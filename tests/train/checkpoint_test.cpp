@@ -125,6 +125,24 @@ TEST(Ema, UpdateIsThePolyakAverageAndSwapIsAnInvolution) {
   EXPECT_THROW(train::Ema(m.module(), 1.0), Error);
 }
 
+// The warm-up: the first update (n = 0) uses d = 1/10, so the average moves 90% of the way to
+// the current weights; d reaches the configured decay once (1 + n)/(10 + n) exceeds it.
+TEST(Ema, WarmUpDecayFollowsTheUpdateCount) {
+  ToyDenoiser m;
+  train::Ema ema(m.module(), 0.999);
+  EXPECT_DOUBLE_EQ(ema.decay_at(0), 0.1);
+  EXPECT_DOUBLE_EQ(ema.decay_at(90), 91.0 / 100.0);
+  EXPECT_DOUBLE_EQ(ema.decay_at(100000), 0.999);
+  EXPECT_DOUBLE_EQ(ema.decay_at(-1), 0.999);
+  at::Tensor old_shadow = ema.shadow()[0].flatten().clone();
+  {
+    torch::NoGradGuard g;
+    for (auto& p : m.module().parameters()) p.add_(1.0);
+  }
+  ema.update(m.module(), 0);
+  EXPECT_TRUE(torch::allclose(ema.shadow()[0].flatten(), old_shadow + 0.9, 0, 1e-6));
+}
+
 TEST(Schedule, WarmupCosineAndConstant) {
   train::OptimizerOptions o;
   o.lr = 1.0;

@@ -48,8 +48,10 @@ class VdmImpl : public torch::nn::Module {
   explicit VdmImpl(VdmOptions options);
   // The model's data space: f = 2(k + ½)/256 − 1 of the 8-bit values, or standardised points.
   at::Tensor to_model_space(const at::Tensor& x) const;
-  // One (t, ε) draw of each term of −ELBO for a batch x in data units.
-  VdmLoss negative_elbo(const at::Tensor& x);
+  // One (t, ε) draw of each term of −ELBO for a batch x in data units, with the diffusion loss
+  // of T steps (2g; 0: continuous, 2h; -1: the model's own T). A continuous-time model
+  // evaluated at T is the bound of its own T-step ancestral sampler.
+  VdmLoss negative_elbo(const at::Tensor& x, int64_t T = -1);
   at::Tensor eps(const at::Tensor& z, const at::Tensor& gamma) { return net_->forward(z, gamma); }
   // n samples in data units via the chosen sampler over `steps` uniform time steps.
   at::Tensor sample(int64_t n, const std::string& sampler, int64_t steps);
@@ -59,7 +61,7 @@ class VdmImpl : public torch::nn::Module {
   double log_std_sum() const;  // Σ log std of the point standardisation (0 for images)
 
  private:
-  at::Tensor times(int64_t n, const at::TensorOptions& opts) const;
+  at::Tensor times(int64_t n, int64_t T, const at::TensorOptions& opts) const;
   at::Tensor from_model_space(const at::Tensor& z_0);
   VdmOptions options_;
   NoiseSchedule schedule_{nullptr};
@@ -81,6 +83,7 @@ class VdmModel : public train::GenerativeModel {
   std::string sampler;
   int64_t sample_steps;
   int64_t eval_samples;  // (t, ε) draws per example in evaluate()
+  int64_t eval_T = -1;   // diffusion steps of the evaluated bound (-1: the model's own)
 
  private:
   train::LossOutput report(const VdmLoss& l) const;

@@ -10,8 +10,12 @@ namespace deepgen::train {
 class Ema {
  public:
   Ema(torch::nn::Module& module, double decay);
-  // shadow <- decay * shadow + (1 - decay) * parameter
-  void update(torch::nn::Module& module);
+  // shadow <- d * shadow + (1 - d) * parameter, with d = decay, or, given the number of earlier
+  // updates n, d = min(decay, (1 + n)/(10 + n)) (TensorFlow's num_updates warm-up): without it
+  // the average of a short run still holds decay^n of the random initial weights (0.37 after
+  // 1000 steps at 0.999).
+  void update(torch::nn::Module& module, int64_t updates = -1);
+  double decay_at(int64_t updates) const;
   // Exchanges the module's parameters with the averages (call twice to undo).
   void swap(torch::nn::Module& module);
   double decay() const { return decay_; }
