@@ -33,6 +33,16 @@ void rate(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+// One optimiser step of the model's own loss: what a training step costs.
+void train_step(deepgen::score::ScoreModel& model, torch::optim::Adam& optimizer,
+                const at::Tensor& x) {
+  optimizer.zero_grad();
+  auto out = model.loss(x);
+  out.loss.backward();
+  optimizer.step();
+  benchmark::DoNotOptimize(out.loss.item<double>());
+}
+
 // Args: method (0 esm-kde, 1 dsm), M, D.
 void BM_ScoreTrainStep(benchmark::State& state) {
   single_thread();
@@ -45,11 +55,7 @@ void BM_ScoreTrainStep(benchmark::State& state) {
   torch::optim::Adam optimizer(model.module().parameters(), 1e-3);
   for (auto _ : state) {
     const at::Tensor x = data.index_select(0, torch::randint(m, {kBatch}, at::kLong));
-    optimizer.zero_grad();
-    auto out = model.loss(x);
-    out.loss.backward();
-    optimizer.step();
-    benchmark::DoNotOptimize(out.loss.item<double>());
+    train_step(model, optimizer, x);
   }
   rate(state);
   state.SetLabel(method + ", 1 thread");
@@ -120,11 +126,7 @@ void BM_NcsnImageStep(benchmark::State& state) {
   torch::optim::Adam optimizer(model.module().parameters(), 1e-3);
   const at::Tensor x = torch::rand({kBatch, 1, 28, 28});
   for (auto _ : state) {
-    optimizer.zero_grad();
-    auto out = model.loss(x);
-    out.loss.backward();
-    optimizer.step();
-    benchmark::DoNotOptimize(out.loss.item<double>());
+    train_step(model, optimizer, x);
   }
   rate(state);
   state.SetLabel("U-Net 16,32, batch 128, 1 thread");

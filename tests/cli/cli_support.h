@@ -220,4 +220,14 @@ std::vector<std::vector<double>> read_csv(const std::string& path) {
 
 bool is_png(const std::string& path) { return read_text(path).rfind("\x89PNG\r\n\x1a\n", 0) == 0; }
 
+// The weights a resumed run ended with are byte for byte those of the straight run.
+::testing::AssertionResult same_weights(const std::string& resumed, const std::string& straight) {
+  const std::string a = read_text(resumed + "/model.safetensors"),
+                    b = read_text(straight + "/model.safetensors");
+  if (a.empty()) return ::testing::AssertionFailure() << resumed << " has no model.safetensors";
+  if (a != b)
+    return ::testing::AssertionFailure() << "resumed weights differ from the straight run's";
+  return ::testing::AssertionSuccess();
+}
+
 }  // namespace
