@@ -1,6 +1,7 @@
 #include "deepgen/train/optim.h"
 
 #include "deepgen/core/error.h"
+#include "deepgen/train/flat_adam.h"
 
 namespace deepgen::train {
 
@@ -29,7 +30,12 @@ double learning_rate(const OptimizerOptions& o, int64_t step, int64_t total) {
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& o,
                                                         torch::nn::Module& module) {
   validate(o);
-  auto params = module.parameters();
+  std::vector<at::Tensor> params;
+  for (const at::Tensor& p : module.parameters())
+    if (p.requires_grad()) params.push_back(p);
+  if (params.empty())
+    throw Error("the model has no trainable parameters: nothing for the optimiser to do");
+  if (FlatParameters::can_flatten(params)) return std::make_unique<FlatAdam>(params, o);
   if (o.name == "adamw") {
     auto opts = torch::optim::AdamWOptions(o.lr)
                     .betas({o.beta1, o.beta2})
@@ -42,6 +48,30 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& 
                   .eps(o.eps)
                   .weight_decay(o.weight_decay);
   return std::make_unique<torch::optim::Adam>(params, opts);
+}
+
+void zero_grad(torch::optim::Optimizer& optimizer) {
+  if (auto* flat = dynamic_cast<FlatAdam*>(&optimizer))
+    flat->flat().zero_grad();
+  else
+    optimizer.zero_grad();
+}
+
+double clip_grad_norm(torch::optim::Optimizer& optimizer, double max_norm) {
+  auto* flat = dynamic_cast<FlatAdam*>(&optimizer);
+  if (!flat) {
+    std::vector<at::Tensor> params;
+    for (auto& group : optimizer.param_groups())
+      params.insert(params.end(), group.params().begin(), group.params().end());
+    return torch::nn::utils::clip_grad_norm_(params, max_norm);
+  }
+  // As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
+  torch::NoGradGuard no_grad;
+  const at::Tensor& g = flat->flat().grads();
+  const double norm = g.norm().item<double>();
+  const double coef = max_norm / (norm + 1e-6);
+  if (coef < 1) g.mul_(coef);
+  return norm;
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {

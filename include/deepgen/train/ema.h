@@ -25,6 +25,9 @@ class Ema {
  private:
   double decay_;
   std::vector<at::Tensor> shadow_;
+  // When the parameters are one flat buffer (train/flat_adam.h), the averages are one too:
+  // update and swap are then whole-buffer kernels. shadow_ are views of flat_shadow_.
+  at::Tensor flat_params_, flat_shadow_, flat_tmp_;
 };
 
 // Runs a scope with the EMA weights in the module (no-op when ema is null).

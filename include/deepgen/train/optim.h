@@ -22,8 +22,15 @@ struct OptimizerOptions {
 
 // Learning rate at optimiser step `step` (0-based) of `total` (warm-up, then the schedule).
 double learning_rate(const OptimizerOptions& options, int64_t step, int64_t total);
+// A FlatAdam (train/flat_adam.h) over the module's trainable parameters; torch's own Adam/AdamW
+// when they cannot share one buffer (mixed dtypes or devices). Call after moving the module to
+// its device: moving it afterwards would detach the parameters from the flat buffer.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& options,
                                                         torch::nn::Module& module);
+// Zeroes the gradients of the optimiser's parameters (one fill for a flat buffer).
+void zero_grad(torch::optim::Optimizer& optimizer);
+// Scales the gradients so their global 2-norm is at most max_norm; returns the norm before.
+double clip_grad_norm(torch::optim::Optimizer& optimizer, double max_norm);
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 // Throws deepgen::Error naming the bad field.
 void validate(const OptimizerOptions& options);
