@@ -23,6 +23,8 @@ struct RunConfig {
   std::string device = "auto";
   int threads = 0;       // intra-op (OpenMP) threads; 0: default
   int blas_threads = 0;  // OpenBLAS threads; 0: default
+  // Not saved: how long a data-parallel rank waits for the others (rendezvous, collectives).
+  int dist_timeout_s = 300;
 };
 
 nlohmann::json to_json(const RunConfig& config);

@@ -8,6 +8,7 @@
 #include "deepgen/core/rng.h"
 #include "deepgen/core/runtime.h"
 #include "deepgen/core/version.h"
+#include "deepgen/dist/comm.h"
 #include "deepgen/eval/fid.h"
 #include "deepgen/eval/metrics.h"
 #include "deepgen/io/files.h"
@@ -162,9 +163,13 @@ void write_outputs(train::GenerativeModel& model, const RunConfig& c, const data
   io::write_png(run_dir + "/reconstructions.png", io::image_grid(torch::cat(rows), cols));
 }
 
+// Data-parallel when launched with WORLD_SIZE > 1 (torchrun or the variables set by hand): every
+// rank trains on its share of each batch; rank 0 alone writes the run directory and the outputs.
 int run_train(RunConfig c, bool resume, const std::string& run_dir) {
-  const ThreadSettings threads = apply_threads(c.threads, c.blas_threads);
-  const c10::Device device = resolve_device(c.device);
+  const dist::WorldEnv env = dist::world_from_env();
+  const bool lead = env.rank == 0;
+  const ThreadSettings threads = apply_threads(c.threads, c.blas_threads, env.local_world);
+  const c10::Device device = resolve_device(c.device, env.local_rank);
   data::Splits splits = data::load_data(c.data);
   adapt_to_data(c, splits.train);
   seed_global(c.train.seed);
@@ -174,22 +179,34 @@ int run_train(RunConfig c, bool resume, const std::string& run_dir) {
   c.train.run_dir = run_dir;
   c.train.device = device;
   c.train.resume = resume;
-  io::make_dirs(run_dir);
-  io::write_file_atomic(run_dir + "/config.json", to_json(c).dump(2) + "\n");
-  log_line("training " + c.model + " (" + std::to_string(parameter_count(model->module())) +
-           " parameters) on " + c.data.spec + " (" + std::to_string(splits.train.size()) +
-           " train / " + std::to_string(splits.test.size()) + " test, " + shape_text(c.data_shape) +
-           ") on " + device.str() + " with " + std::to_string(threads.intra_op) + " intra-op + " +
-           std::to_string(threads.blas) + " BLAS thread(s)");
-  train::TrainResult r =
-      train::train(*model, splits.train, &splits.test, c.train, console_callbacks("train"));
+  if (lead) {
+    io::make_dirs(run_dir);
+    io::write_file_atomic(run_dir + "/config.json", to_json(c).dump(2) + "\n");
+  }
+  if (env.world > 1) {
+    if (c.dist_timeout_s <= 0) throw Error("--dist-timeout must be a positive number of seconds");
+    c.train.comm = dist::join(env, device, std::chrono::seconds(c.dist_timeout_s));
+  }
+  const std::string ranks =
+      env.world > 1 ? " as " + std::to_string(env.world) + " data-parallel ranks" : "";
+  if (lead)
+    log_line("training " + c.model + " (" + std::to_string(parameter_count(model->module())) +
+             " parameters) on " + c.data.spec + " (" + std::to_string(splits.train.size()) +
+             " train / " + std::to_string(splits.test.size()) + " test, " +
+             shape_text(c.data_shape) + ") on " + device.str() + ranks + " with " +
+             std::to_string(threads.intra_op) + " intra-op + " + std::to_string(threads.blas) +
+             " BLAS thread(s)" + (env.world > 1 ? " each" : ""));
+  train::TrainResult r = train::train(*model, splits.train, &splits.test, c.train,
+                                      lead ? console_callbacks("train") : quiet_callbacks());
   if (r.outcome == train::Outcome::interrupted) {
-    log_line("interrupted at step " + std::to_string(r.step) +
-             "; checkpoint saved. Continue with: "
-             "deepgen train --out " +
-             run_dir + " --resume");
+    if (lead)
+      log_line("interrupted at step " + std::to_string(r.step) +
+               "; checkpoint saved. Continue with: "
+               "deepgen train --out " +
+               run_dir + " --resume");
     return 130;
   }
+  if (!lead) return 0;
   auto trained = load_trained_model(c, run_dir, true);
   attach_data(*trained, splits.train);
   write_outputs(*trained, c, splits, run_dir);

@@ -21,7 +21,7 @@ struct TrainFlags {
           eval_every = 0, latent = 0, k = 0, kl_warmup = 0, blocks = 0, T = 0, sample_steps = 0,
           patch = 0, num_sigmas = 0, steps_per_level = 0, langevin_steps = 0;
   uint64_t seed = 0;
-  int threads = 0, blas_threads = 0, image_size = 0;
+  int threads = 0, blas_threads = 0, image_size = 0, dist_timeout = 300;
   double lr = 0, ema = 0, grad_clip = 0, sigma = 0, beta = 0, local_lr = 0, gamma_min = 0,
          gamma_max = 0, dropout = 0, sigma_begin = 0, sigma_end = 0, sample_eps = 0, step_size = 0;
   bool resume = false, attention = true, variance_trick = true;
@@ -59,6 +59,8 @@ CLI::App* add_train(CLI::App& app, TrainFlags& f) {
                   "OpenBLAS threads (0: 1; raise it, with --threads 1, for MLP-only models)");
   cmd->add_option("--device", f.device, "cpu | cuda | cuda:N | auto (default)");
   cmd->add_option("--config", f.config_file, "JSON config; flags override it");
+  cmd->add_option("--dist-timeout", f.dist_timeout,
+                  "data-parallel (WORLD_SIZE > 1): seconds a rank waits for the others (300)");
   cmd->add_flag("--resume", f.resume, "Continue the run in --out from its checkpoint");
   cmd->add_option("--optimizer", f.optimizer, "adam | adamw");
   cmd->add_option("--schedule", f.schedule, "Learning-rate schedule: constant | cosine");
@@ -208,7 +210,9 @@ int train_command(CLI::App* cmd, const TrainFlags& f) {
   }
   if (!f.resume && !patch.contains("model") && !base.contains("model"))
     throw deepgen::Error("train: name the model, e.g. deepgen train vae --data mnist --out runs/x");
-  return dc::run_train(dc::run_config_from_json(merged(base, patch)), f.resume, f.out);
+  dc::RunConfig config = dc::run_config_from_json(merged(base, patch));
+  config.dist_timeout_s = f.dist_timeout;
+  return dc::run_train(config, f.resume, f.out);
 }
 
 }  // namespace

@@ -43,6 +43,12 @@ std::string format_duration(double seconds) {
 
 void log_line(const std::string& message) { std::cerr << "deepgen: " << message << std::endl; }
 
+train::TrainCallbacks quiet_callbacks() {
+  train::TrainCallbacks cb;
+  cb.should_stop = stop_requested;
+  return cb;
+}
+
 train::TrainCallbacks console_callbacks(const std::string& label) {
   using Clock = std::chrono::steady_clock;
   struct State {

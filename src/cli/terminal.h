@@ -13,6 +13,8 @@ bool stop_requested();
 
 // One redrawn line on a TTY (step, rate, loss, ETA), plain lines about every 5% otherwise.
 train::TrainCallbacks console_callbacks(const std::string& label);
+// Signals only, no output: data-parallel ranks other than 0.
+train::TrainCallbacks quiet_callbacks();
 std::string format_duration(double seconds);
 void log_line(const std::string& message);  // to stderr
 

@@ -10,11 +10,13 @@ namespace deepgen {
 
 bool cuda_available() { return torch::cuda::is_available(); }
 
-c10::Device resolve_device(const std::string& name) {
-  if (name == "auto") return cuda_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+c10::Device resolve_device(const std::string& name, int local_rank) {
+  const auto gpu = static_cast<c10::DeviceIndex>(local_rank);
+  if (name == "auto")
+    return cuda_available() ? c10::Device(c10::kCUDA, gpu) : c10::Device(c10::kCPU);
   c10::Device device(c10::kCPU);
   try {
-    device = c10::Device(name);
+    device = name == "cuda" ? c10::Device(c10::kCUDA, gpu) : c10::Device(name);
   } catch (const std::exception&) {
     throw Error("unknown device '" + name + "': use cpu, cuda, cuda:N or auto");
   }
@@ -53,9 +55,9 @@ int blas_threads() {
   return get ? get() : -1;
 }
 
-ThreadSettings default_thread_settings() {
+ThreadSettings default_thread_settings(int processes) {
   ThreadSettings s;
-  s.intra_op = physical_cores();
+  s.intra_op = std::max(1, physical_cores() / std::max(1, processes));
   s.blas = 1;
   return s;
 }
@@ -65,8 +67,8 @@ void apply_thread_settings(const ThreadSettings& s) {
   if (SetThreads set = blas_setter()) set(s.blas);
 }
 
-ThreadSettings apply_threads(int threads, int blas_threads) {
-  ThreadSettings s = default_thread_settings();
+ThreadSettings apply_threads(int threads, int blas_threads, int processes) {
+  ThreadSettings s = default_thread_settings(processes);
   if (threads > 0) s.intra_op = threads;
   if (blas_threads > 0) s.blas = blas_threads;
   apply_thread_settings(s);

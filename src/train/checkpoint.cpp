@@ -70,6 +70,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& module, const E
   }
   archive.write("step", torch::tensor(state.step, torch::kInt64));
   archive.write("rng", state.rng);
+  if (state.rng_ranks.defined()) archive.write("rng_ranks", state.rng_ranks);
   io::write_atomic(path, [&](const std::string& tmp) { archive.save_to(tmp); });
 }
 
@@ -95,6 +96,8 @@ CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& modu
     archive.read("step", step);
     state.step = step.item<int64_t>();
     archive.read("rng", state.rng);
+    at::Tensor ranks;
+    if (archive.try_read("rng_ranks", ranks)) state.rng_ranks = ranks;
   } catch (const Error& e) {
     throw Error("checkpoint " + path + ": " + e.what());
   } catch (const std::exception& e) {

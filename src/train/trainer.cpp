@@ -6,10 +6,12 @@
 #include "deepgen/core/error.h"
 #include "deepgen/core/rng.h"
 #include "deepgen/data/loader.h"
+#include "deepgen/dist/comm.h"
 #include "deepgen/io/files.h"
 #include "deepgen/io/metrics.h"
 #include "deepgen/train/checkpoint.h"
 #include "deepgen/train/ema.h"
+#include "deepgen/train/flat_adam.h"
 
 namespace deepgen::train {
 
@@ -39,9 +41,18 @@ class Window {
     }
     ++count_;
   }
-  io::MetricRow mean() const {
+  // Means over the window; the loss is already the ranks' mean, the parts are reduced here
+  // (every rank logs the same parts in the same order, so one all-reduce serves them all).
+  io::MetricRow mean(dist::Communicator& comm) const {
     io::MetricRow row{{"loss", loss_sum_ / count_}};
-    for (const auto& [name, sum] : parts_) row[name] = sum.item<double>() / count_;
+    if (parts_.empty()) return row;
+    std::vector<at::Tensor> sums;
+    for (const auto& [name, sum] : parts_) sums.push_back(sum.to(at::kDouble).reshape({1}));
+    at::Tensor all = at::cat(sums).cpu();
+    comm.allreduce_sum({all});
+    all.div_(comm.world() * count_);
+    int64_t i = 0;
+    for (const auto& [name, sum] : parts_) row[name] = all[i++].item<double>();
     return row;
   }
   int64_t count() const { return count_; }
@@ -67,6 +78,17 @@ void check_options(const TrainOptions& o, const data::Dataset& train_data) {
   validate(o.optimizer);
 }
 
+// Every rank draws its own noise; rank 0's stream is the single-process one.
+uint64_t rank_seed(uint64_t seed, int rank) {
+  return rank == 0 ? seed : mix_seed(seed, 0x7a4b0000ULL + static_cast<uint64_t>(rank));
+}
+
+std::vector<at::Tensor> buffers_of(torch::nn::Module& module) {
+  std::vector<at::Tensor> out;
+  for (const auto& b : module.buffers()) out.push_back(b);
+  return out;
+}
+
 class Run {
  public:
   Run(GenerativeModel& model, const data::Dataset& train_data, const data::Dataset* test_data,
@@ -77,9 +99,13 @@ class Run {
         test_data_(test_data),
         o_(o),
         cb_(cb),
-        sampler_(train_data.size(), o.batch, o.seed) {
+        comm_(o.comm ? o.comm : dist::single_process()),
+        writer_(comm_->rank() == 0),
+        sampler_(train_data.size(), o.batch, o.seed, comm_->rank(), comm_->world()) {
     total_ = o.steps > 0 ? o.steps : o.epochs * sampler_.batches_per_epoch();
     optimizer_ = make_optimizer(o.optimizer, module_);
+    flat_ = dynamic_cast<FlatAdam*>(optimizer_.get());
+    if (comm_->world() > 1) check_data_parallel();
     if (o.ema_decay > 0) ema_ = std::make_unique<Ema>(module_, o.ema_decay);
   }
 
@@ -90,7 +116,7 @@ class Run {
     const auto t0 = Clock::now();
     const int64_t first = step_;
     while (step_ < total_) {
-      if (cb_.should_stop && cb_.should_stop()) return interrupt();
+      if (stop_requested()) return interrupt();
       train_step();
       report_progress(t0, first);
       if (step_ % o_.log_every == 0 || step_ == total_) log_row(t0, first);
@@ -106,17 +132,64 @@ class Run {
  private:
   void start() {
     const std::string metrics = metrics_path(o_.run_dir);
+    CheckpointState s;
+    if (o_.resume && writer_)
+      s = load_checkpoint(checkpoint_path(o_.run_dir), module_, ema_.get(), *optimizer_);
+    if (comm_->world() > 1) broadcast_state(s);
     if (o_.resume) {
-      CheckpointState s =
-          load_checkpoint(checkpoint_path(o_.run_dir), module_, ema_.get(), *optimizer_);
       step_ = s.step;
       set_global_rng_state(s.rng);
-      io::truncate_metrics(metrics, static_cast<double>(step_));
+      if (writer_) io::truncate_metrics(metrics, static_cast<double>(step_));
       message("resumed from step " + std::to_string(step_) + " of " + std::to_string(total_));
     } else {
-      seed_global(mix_seed(o_.seed, 1));
-      std::filesystem::remove(metrics);
+      seed_global(rank_seed(mix_seed(o_.seed, 1), comm_->rank()));
+      if (writer_) std::filesystem::remove(metrics);
     }
+  }
+
+  void check_data_parallel() {
+    const std::string blocker = model_.data_parallel_blocker();
+    if (!blocker.empty()) throw Error("data-parallel training (WORLD_SIZE > 1): " + blocker);
+    if (!flat_)
+      throw Error(
+          "data-parallel training needs the parameters in one buffer (one dtype and device)");
+  }
+
+  // Rank 0's model, EMA, optimiser state, step and every rank's random state (on resume) reach
+  // every rank, so all ranks start the same and each continues its own noise stream.
+  void broadcast_state(CheckpointState& s) {
+    std::vector<at::Tensor> tensors{flat_->flat().values()};
+    for (const at::Tensor& b : buffers_of(module_)) tensors.push_back(b);
+    if (ema_)
+      for (const at::Tensor& t : ema_->shadow()) tensors.push_back(t);
+    for (const at::Tensor& t : flat_->state_tensors()) tensors.push_back(t);
+    torch::NoGradGuard no_grad;
+    comm_->broadcast(tensors);
+    if (!o_.resume) return;
+    at::Tensor ranks;  // rank 0's checkpoint: (saved world, generator state bytes)
+    if (writer_) ranks = s.rng_ranks.defined() ? s.rng_ranks : s.rng.unsqueeze(0);
+    at::Tensor head = torch::tensor(
+        {s.step, writer_ ? ranks.size(0) : int64_t{0}, writer_ ? ranks.size(1) : int64_t{0}});
+    comm_->broadcast({head});
+    s.step = head[0].item<int64_t>();
+    const int64_t saved_world = head[1].item<int64_t>();
+    at::Tensor all =
+        writer_ ? ranks.contiguous() : at::empty({saved_world, head[2].item<int64_t>()}, at::kByte);
+    comm_->broadcast({all});
+    if (comm_->rank() < saved_world) {
+      s.rng = all[comm_->rank()].clone();
+      return;
+    }
+    seed_global(rank_seed(mix_seed(o_.seed, 1 + static_cast<uint64_t>(s.step)), comm_->rank()));
+    s.rng = global_rng_state();
+    message("the checkpoint has the random state of " + std::to_string(saved_world) +
+            " rank(s); this rank starts a fresh noise stream");
+  }
+
+  // With several ranks the flag is the reduced one of the last step, so all stop together.
+  bool stop_requested() {
+    if (comm_->world() > 1) return stop_all_;
+    return cb_.should_stop && cb_.should_stop();
   }
 
   void train_step() {
@@ -127,14 +200,14 @@ class Run {
     batch.x = data::gather(train_data_, batch.index, o_.device);
     batch.index = batch.index.to(o_.device);
     batch.step = step_;
-    optimizer_->zero_grad();
+    zero_grad(*optimizer_);
     LossOutput out = model_.train_loss(batch);
-    const double loss = out.loss.item<double>();
-    if (!std::isfinite(loss)) nan_error(loss);
+    double loss = out.loss.item<double>();
+    if (comm_->world() == 1 && !std::isfinite(loss)) nan_error(loss);
     out.loss.backward();
+    if (comm_->world() > 1) loss = reduce_gradients(loss);
     if (o_.optimizer.grad_clip > 0)
-      last_grad_norm_ =
-          torch::nn::utils::clip_grad_norm_(module_.parameters(), o_.optimizer.grad_clip);
+      last_grad_norm_ = clip_grad_norm(*optimizer_, o_.optimizer.grad_clip);
     optimizer_->step();
     model_.after_step(batch);
     if (ema_) ema_->update(module_, step_);
@@ -142,6 +215,23 @@ class Run {
     window_.add(loss, out);
     ewma_loss_ = have_ewma_ ? 0.9 * ewma_loss_ + 0.1 * loss : loss;
     have_ewma_ = true;
+  }
+
+  // Averages the gradients over ranks (bucketed, one flat buffer) together with the loss and
+  // the stop flag: a non-finite loss on any rank makes the mean non-finite on every rank, so all
+  // ranks stop at the same step. Returns the ranks' mean loss.
+  double reduce_gradients(double loss) {
+    const bool stop = cb_.should_stop && cb_.should_stop();
+    at::Tensor scalars = torch::tensor({loss, stop ? 1.0 : 0.0}, at::kDouble);
+    const at::Tensor& grads = flat_->flat().grads();
+    std::vector<at::Tensor> bufs = dist::buckets(grads, o_.bucket_elems);
+    bufs.push_back(scalars);
+    comm_->allreduce_sum(bufs);
+    grads.div_(comm_->world());
+    stop_all_ = scalars[1].item<double>() > 0;
+    const double mean = scalars[0].item<double>() / comm_->world();
+    if (!std::isfinite(mean)) nan_error(mean);
+    return mean;
   }
 
   [[noreturn]] void nan_error(double loss) {
@@ -167,14 +257,14 @@ class Run {
   }
 
   void log_row(Clock::time_point t0, int64_t first) {
-    io::MetricRow row = window_.mean();
+    io::MetricRow row = window_.mean(*comm_);
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     row["step"] = static_cast<double>(step_);
     row["epoch"] = static_cast<double>(sampler_.epoch_of(step_ - 1));
     row["lr"] = learning_rate(o_.optimizer, step_ - 1, total_);
     row["steps_per_sec"] = secs > 0 ? (step_ - first) / secs : 0.0;
     if (o_.optimizer.grad_clip > 0) row["grad_norm"] = last_grad_norm_;
-    io::append_metrics(metrics_path(o_.run_dir), row);
+    if (writer_) io::append_metrics(metrics_path(o_.run_dir), row);
     result_.last_metrics = row;
     window_.reset();
   }
@@ -184,29 +274,32 @@ class Run {
   void run_eval() {
     if (!test_data_) return;
     at::Tensor rng = global_rng_state();
-    seed_global(kEvalSeed);
+    seed_global(rank_seed(kEvalSeed, comm_->rank()));
     std::map<std::string, double> m;
     {
       EmaScope scope(ema_.get(), module_);
       module_.eval();
-      m = evaluate(model_, *test_data_, o_.batch, o_.device, o_.eval_batches);
+      m = evaluate(model_, *test_data_, o_.batch, o_.device, o_.eval_batches, comm_.get());
       module_.train();
     }
     set_global_rng_state(rng);
     io::MetricRow row{{"step", static_cast<double>(step_)}};
     result_.test_metrics.clear();
     for (const auto& [k, v] : m) row["test/" + k] = result_.test_metrics["test/" + k] = v;
-    io::append_metrics(metrics_path(o_.run_dir), row);
+    if (writer_) io::append_metrics(metrics_path(o_.run_dir), row);
   }
 
+  // Every rank takes part (its random state goes into the checkpoint); rank 0 writes.
   void save(const std::string& what) {
+    CheckpointState state{step_, global_rng_state(), {}};
+    if (comm_->world() > 1) state.rng_ranks = comm_->allgather(state.rng);
+    if (!writer_) return;
     save_weights(weights_path(o_.run_dir), module_);
     if (ema_) {
       EmaScope scope(ema_.get(), module_);
       save_weights(ema_weights_path(o_.run_dir), module_);
     }
-    save_checkpoint(checkpoint_path(o_.run_dir), module_, ema_.get(), *optimizer_,
-                    {step_, global_rng_state()});
+    save_checkpoint(checkpoint_path(o_.run_dir), module_, ema_.get(), *optimizer_, state);
     message(what + " written at step " + std::to_string(step_));
   }
 
@@ -227,12 +320,15 @@ class Run {
   const data::Dataset* test_data_;
   const TrainOptions& o_;
   const TrainCallbacks& cb_;
+  std::shared_ptr<dist::Communicator> comm_;
+  bool writer_;  // rank 0: the one that writes files
   data::BatchSampler sampler_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  FlatAdam* flat_ = nullptr;  // optimizer_ when it is the flat one
   std::unique_ptr<Ema> ema_;
   int64_t total_ = 0, step_ = 0;
   double ewma_loss_ = 0.0, last_grad_norm_ = 0.0;
-  bool have_ewma_ = false;
+  bool have_ewma_ = false, stop_all_ = false;
   Window window_;
   TrainResult result_;
 };
@@ -247,20 +343,35 @@ TrainResult train(GenerativeModel& model, const data::Dataset& train_data,
 }
 
 std::map<std::string, double> evaluate(GenerativeModel& model, const data::Dataset& data,
-                                       int64_t batch, c10::Device device, int64_t max_batches) {
+                                       int64_t batch, c10::Device device, int64_t max_batches,
+                                       dist::Communicator* comm) {
   torch::NoGradGuard no_grad;
   const int64_t n = data.size();
   if (n == 0) throw Error("cannot evaluate on the empty data set " + data.name);
+  int64_t count = (n + batch - 1) / batch;
+  if (max_batches > 0) count = std::min(count, max_batches);
+  // Shard only when every rank gets a batch: the reduction needs every rank's metric names.
+  const int world = comm != nullptr && count >= comm->world() ? comm->world() : 1;
+  const int rank = world > 1 ? comm->rank() : 0;
   std::map<std::string, double> sums;
-  int64_t seen = 0, batches = 0;
-  for (int64_t start = 0; start < n; start += batch) {
-    if (max_batches > 0 && batches++ >= max_batches) break;
+  int64_t seen = 0;
+  for (int64_t b = rank; b < count; b += world) {
+    const int64_t start = b * batch;
     const int64_t len = std::min(batch, n - start);
     at::Tensor idx = torch::arange(start, start + len, torch::kInt64);
     LossOutput out = model.evaluate(data::gather(data, idx, device));
     sums["loss"] += out.loss.item<double>() * len;
     for (const auto& [name, value] : out.parts) sums[name] += value.item<double>() * len;
     seen += len;
+  }
+  if (world > 1) {
+    std::vector<double> values{static_cast<double>(seen)};
+    for (const auto& [k, v] : sums) values.push_back(v);
+    at::Tensor all = torch::tensor(values, at::kDouble);
+    comm->allreduce_sum({all});
+    seen = static_cast<int64_t>(all[0].item<double>());
+    int64_t i = 1;
+    for (auto& [k, v] : sums) v = all[i++].item<double>();
   }
   for (auto& [k, v] : sums) v /= seen;
   return sums;

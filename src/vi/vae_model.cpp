@@ -114,3 +114,14 @@ at::Tensor VaeModel::reconstruct(const at::Tensor& x) {
 }
 
 }  // namespace deepgen::vi
+
+namespace deepgen::vi {
+
+std::string VaeModel::data_parallel_blocker() const {
+  if (vae_->amortized()) return {};
+  return "--inference " + vae_->options().inference() +
+         " keeps a q for every training example in buffers that each rank would update for its "
+         "own rows only; train it in one process, or use --inference amortized";
+}
+
+}  // namespace deepgen::vi

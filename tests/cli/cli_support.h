@@ -62,7 +62,8 @@ std::vector<std::string> lines_of(const std::string& text) {
 // fill up while the test is not reading), stdin is /dev/null.
 class Process {
  public:
-  explicit Process(const std::vector<std::string>& args, const Env& env = {}) {
+  explicit Process(const std::vector<std::string>& args, const Env& env = {},
+                   const std::string& binary = kBinary) {
     std::vector<std::string> envs;
     for (char** e = environ; *e != nullptr; ++e) {
       const std::string entry(*e);
@@ -70,7 +71,7 @@ class Process {
     }
     for (const auto& [name, value] : env)
       if (value) envs.push_back(name + "=" + *value);
-    std::vector<std::string> argv_text{kBinary};
+    std::vector<std::string> argv_text{binary};
     argv_text.insert(argv_text.end(), args.begin(), args.end());
     std::vector<char*> argv, envp;
     for (auto& a : argv_text) argv.push_back(a.data());
@@ -88,7 +89,7 @@ class Process {
       dup2(in_fd, 0);
       dup2(out_fd, 1);
       dup2(err_fd, 2);
-      execve(kBinary.c_str(), argv.data(), envp.data());
+      execve(binary.c_str(), argv.data(), envp.data());
       _exit(127);
     }
   }

@@ -9,12 +9,14 @@ namespace deepgen::testing {
 
 class ToyDenoiser : public train::GenerativeModel {
  public:
-  explicit ToyDenoiser(int64_t dim = 3) : net_(nn::MLPOptions(dim, {16}, dim).activation("tanh")) {}
+  // noise 0: a deterministic loss (data-parallel equivalence tests).
+  explicit ToyDenoiser(int64_t dim = 3, double noise = 0.1)
+      : net_(nn::MLPOptions(dim, {16}, dim).activation("tanh")), noise_(noise) {}
   std::string name() const override { return "toy"; }
   torch::nn::Module& module() override { return *net_; }
   train::LossOutput loss(const at::Tensor& x) override {
     ++calls_;
-    at::Tensor noisy = x + 0.1 * torch::randn_like(x);
+    at::Tensor noisy = x + noise_ * torch::randn_like(x);
     at::Tensor l = (net_->forward(noisy) - x).pow(2).mean();
     if (nan_at_call_ > 0 && calls_ == nan_at_call_)
       l = l * std::numeric_limits<double>::quiet_NaN();
@@ -27,6 +29,7 @@ class ToyDenoiser : public train::GenerativeModel {
 
  private:
   nn::MLP net_;
+  double noise_;
   int64_t calls_ = 0, nan_at_call_ = 0;
 };
 

@@ -8,7 +8,9 @@ namespace deepgen {
 
 // "cpu", "cuda", "cuda:N" or "auto" (cuda when available, else cpu). Throws Error when the
 // device is unknown or not available in this build.
-c10::Device resolve_device(const std::string& name);
+// With several processes per host (data-parallel ranks), "cuda" and "auto" mean the GPU of this
+// process's local rank.
+c10::Device resolve_device(const std::string& name, int local_rank = 0);
 bool cuda_available();
 
 // threads <= 0 selects the measured default (see docs/architecture.md: one intra-op thread per
@@ -17,9 +19,11 @@ struct ThreadSettings {
   int intra_op = 1;
   int blas = 1;
 };
-ThreadSettings default_thread_settings();
+// processes: how many deepgen processes share this host's cores (data-parallel ranks); each
+// then gets its share of the cores.
+ThreadSettings default_thread_settings(int processes = 1);
 // threads / blas_threads <= 0 keep the default of that pool.
-ThreadSettings apply_threads(int threads, int blas_threads = 0);
+ThreadSettings apply_threads(int threads, int blas_threads = 0, int processes = 1);
 void apply_thread_settings(const ThreadSettings& settings);
 int blas_threads();  // -1 when the BLAS library exposes no thread control
 

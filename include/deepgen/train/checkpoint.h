@@ -14,7 +14,8 @@ class Ema;
 
 struct CheckpointState {
   int64_t step = 0;
-  at::Tensor rng;  // global CPU generator state
+  at::Tensor rng;        // global CPU generator state (rank 0's when data-parallel)
+  at::Tensor rng_ranks;  // (world, n): every rank's state, for data-parallel runs; else undefined
 };
 
 void save_checkpoint(const std::string& path, torch::nn::Module& module, const Ema* ema,

@@ -38,6 +38,9 @@ class GenerativeModel {
   virtual LossOutput evaluate(const at::Tensor& x) { return loss(x); }
   // n samples in data units and data shape, on the module's device.
   virtual at::Tensor sample(int64_t n) = 0;
+  // Why the model cannot train data-parallel (state outside its parameters that ranks would
+  // update apart), or "" when it can.
+  virtual std::string data_parallel_blocker() const { return {}; }
   // Model's reconstruction of x, or an undefined tensor when the model has none.
   virtual at::Tensor reconstruct(const at::Tensor& /*x*/) { return {}; }
 };

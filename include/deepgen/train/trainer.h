@@ -5,11 +5,16 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "deepgen/data/dataset.h"
 #include "deepgen/train/model.h"
 #include "deepgen/train/optim.h"
+
+namespace deepgen::dist {
+class Communicator;
+}
 
 namespace deepgen::train {
 
@@ -27,6 +32,11 @@ struct TrainOptions {
   std::string run_dir;              // holds checkpoint.pt, model.safetensors, metrics.jsonl
   bool resume = false;              // continue from run_dir/checkpoint.pt
   c10::Device device = c10::Device(c10::kCPU);
+  // Data-parallel training (dist/comm.h): batch is the global batch, each rank takes its share of
+  // every batch, gradients are averaged over ranks, and only rank 0 writes files. Null: one
+  // process.
+  std::shared_ptr<dist::Communicator> comm;
+  int64_t bucket_elems = 1 << 22;  // gradient all-reduce slice: 16 MiB of float32
 };
 
 struct Progress {
@@ -63,8 +73,11 @@ TrainResult train(GenerativeModel& model, const data::Dataset& train_data,
                   const data::Dataset* test_data, const TrainOptions& options,
                   const TrainCallbacks& callbacks = {});
 
-// Mean of model.evaluate() over a data set (weighted by batch size), without gradients.
+// Mean of model.evaluate() over a data set (weighted by batch size), without gradients. With a
+// communicator of several ranks, each rank evaluates every world-th batch and the sums are
+// reduced, so every rank returns the mean over the whole set.
 std::map<std::string, double> evaluate(GenerativeModel& model, const data::Dataset& data,
-                                       int64_t batch, c10::Device device, int64_t max_batches = 0);
+                                       int64_t batch, c10::Device device, int64_t max_batches = 0,
+                                       dist::Communicator* comm = nullptr);
 
 }  // namespace deepgen::train

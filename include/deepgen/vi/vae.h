@@ -117,6 +117,8 @@ class VaeModel : public train::GenerativeModel {
   // Images: the decoder's mean (or probabilities) of z ~ N(0, I); other data: x ~ p(x|z).
   at::Tensor sample(int64_t n) override;
   at::Tensor reconstruct(const at::Tensor& x) override;  // decoder mean at z = mu(x)
+  // Per-example q lives in buffers that each rank would update for its own rows only.
+  std::string data_parallel_blocker() const override;
   Vae& vae() { return vae_; }
 
  private:
