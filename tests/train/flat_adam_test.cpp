@@ -1,5 +1,6 @@
 // The flat-buffer Adam against LibTorch's own Adam/AdamW, gradient plumbing of the flat buffer,
 // clipping, and loading optimiser state that torch::optim::Adam wrote.
+#include "deepgen/train/ema.h"
 #include "deepgen/train/flat_adam.h"
 
 #include <gtest/gtest.h>
@@ -145,6 +146,37 @@ TEST(FlatAdam, LoadsStateThatTorchAdamSaved) {
     ref.step();
   }
   EXPECT_LT(max_diff(*p.a, *p.b), 1e-6);
+}
+
+}  // namespace
+}  // namespace deepgen::testing
+
+namespace deepgen::testing {
+namespace {
+
+TEST(FlatAdam, FlatEmaEqualsPerTensorEma) {
+  // The EMA sees the parameters as one buffer and averages it in one kernel; it must give what
+  // the per-tensor average gives, including the warm-up decay and swapping in and out.
+  Pair p;
+  auto opt = train::make_optimizer({}, *p.a);  // flattens a's parameters
+  train::Ema flat(*p.a, 0.9), plain(*p.b, 0.9);
+  for (int step = 0; step < 5; ++step) {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < p.a->parameters().size(); ++i) {
+      p.a->parameters()[i].add_(0.1 * (step + 1));
+      p.b->parameters()[i].add_(0.1 * (step + 1));
+    }
+    flat.update(*p.a, step);
+    plain.update(*p.b, step);
+  }
+  for (size_t i = 0; i < flat.shadow().size(); ++i)
+    EXPECT_TRUE(torch::equal(flat.shadow()[i], plain.shadow()[i])) << "tensor " << i;
+  flat.swap(*p.a);
+  plain.swap(*p.b);
+  EXPECT_TRUE(torch::equal(flat_parameters(*p.a), flat_parameters(*p.b)));
+  flat.swap(*p.a);
+  plain.swap(*p.b);
+  EXPECT_TRUE(torch::equal(flat_parameters(*p.a), flat_parameters(*p.b)));
 }
 
 }  // namespace
