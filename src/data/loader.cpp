@@ -27,7 +27,8 @@ BatchSampler::BatchSampler(int64_t n, int64_t batch, uint64_t seed, int rank, in
   require(world >= 1 && rank >= 0 && rank < world,
           "rank " + std::to_string(rank) + " is outside world size " + std::to_string(world));
   require(batch % world == 0, "batch size " + std::to_string(batch) +
-                                  " is not divisible by the world size " + std::to_string(world));
+                                  " is not divisible by the world size " + std::to_string(world) +
+                                  ": --batch is the global batch, give a multiple of the ranks");
   require(batch <= n, "batch size " + std::to_string(batch) + " exceeds the data set size " +
                           std::to_string(n) + "; lower --batch");
   batches_per_epoch_ = n / batch;

@@ -112,9 +112,20 @@ NegElbo VaeImpl::negative_elbo(const at::Tensor& x, const at::Tensor& mu, const 
 
 at::Tensor VaeImpl::log_weights(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
                                 int64_t k) {
+  const int64_t b = x.size(0);
   const at::Tensor z = draw_latents(mu, logvar, k);
-  const at::Tensor ll = log_likelihood(repeat_k(x, k), decode(z)).reshape({k, x.size(0)});
-  const at::Tensor zk = z.reshape({k, x.size(0), -1});
+  // log p(x|z), (k, B): x (B, D) broadcasts over the k draws instead of being copied k times.
+  const at::Tensor f = decode(z).reshape({k, b, dim_}), xb = x.reshape({b, dim_});
+  at::Tensor ll;
+  if (options_.likelihood() == "bernoulli") {
+    ll = bernoulli_log_prob(xb, f).sum(-1);
+  } else {
+    // Σ_d log N(x_d; f_d, σ²) = −½[D(log 2π + log σ²) + ‖x − f‖²/σ²] with the one shared σ:
+    // only x − f and its square are full-size, where the elementwise form makes four more.
+    const at::Tensor lv = 2.0 * log_sigma(), sq = (f - xb).pow(2).sum(-1);
+    ll = -0.5 * (static_cast<double>(dim_) * (kLog2Pi + lv) + sq * (-lv).exp());
+  }
+  const at::Tensor zk = z.reshape({k, b, -1});
   const at::Tensor zero = torch::zeros({}, z.options());
   const at::Tensor log_prior = gaussian_log_prob(zk, zero, zero).sum(-1);
   const at::Tensor log_q = gaussian_log_prob(zk, mu, logvar).sum(-1);

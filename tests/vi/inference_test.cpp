@@ -7,6 +7,7 @@
 
 #include "deepgen/core/error.h"
 #include "deepgen/vi/bounds.h"
+#include "deepgen/vi/gaussian.h"
 #include "deepgen/vi/ppca.h"
 #include "deepgen/vi/vae.h"
 
@@ -197,6 +198,56 @@ TEST(Inference, IwaeEvaluationSitsBetweenElboAndTruth) {
   // IWAE-500 is an upper bound on −log p(x) in expectation; over 300 points its MC error is
   // well under 0.05 nats.
   EXPECT_GT(iwae, nll - 0.05);
+}
+
+// log_weights broadcasts x over the draws and sums the Gaussian's squares before scaling; that is
+// the elementwise log-likelihood of x repeated K times, rearranged. In float64, on weights up to
+// ~60, the two differ by rounding (~1e-14): 1e-9 catches any missing or wrong term.
+TEST(Inference, LogWeightsEqualTheElementwiseFormulaOnRepeatedX) {
+  const auto f64 = torch::TensorOptions().dtype(torch::kDouble);
+  const int64_t k = 7, b = 5;
+  for (const std::string likelihood : {"gaussian", "bernoulli"}) {
+    torch::manual_seed(20);
+    Vae vae(VaeOptions({1, 3, 3}).hidden({8}).latent(2).likelihood(likelihood));
+    vae->to(torch::kDouble);
+    const at::Tensor x = torch::rand({b, 1, 3, 3}, f64);
+    const at::Tensor mu = torch::randn({b, 2}, f64), lv = 0.3 * torch::randn({b, 2}, f64);
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(21);
+    const at::Tensor lw = vae->log_weights(x, mu, lv, k);
+    torch::manual_seed(21);  // the same draws, as log_weights makes them
+    const at::Tensor z = reparameterize(mu, lv, torch::randn({k, b, 2}, f64));
+    const at::Tensor decoded = vae->decode(z.reshape({k * b, 2}));
+    const at::Tensor ll = vae->log_likelihood(x.repeat({k, 1, 1, 1}), decoded).reshape({k, b});
+    const at::Tensor zero = torch::zeros({}, f64);
+    const at::Tensor expected =
+        ll + gaussian_log_prob(z, zero, zero).sum(-1) - gaussian_log_prob(z, mu, lv).sum(-1);
+    EXPECT_EQ(lw.sizes(), (at::IntArrayRef{k, b}));
+    EXPECT_TRUE(lw.allclose(expected, 0, 1e-9)) << likelihood;
+  }
+}
+
+// The chunk size is speed only. Each log_weights call draws the next normals of the generator's
+// stream, and ATen fills normals 16 at a time, so chunks of a multiple of 16 values (here 64
+// points x 2 latents x chunk) see exactly the draws of one K-sample chunk. The IWAE NLL (~44 nats,
+// an untrained encoder) then differs only by float32 rounding of the chunked log-sum-exp (one ulp
+// is 4e-6); draws that differed would move it by Monte-Carlo error, orders more.
+TEST(Inference, IwaeEvaluationDoesNotDependOnTheChunk) {
+  torch::manual_seed(22);
+  LinearGaussian lg(64);
+  const at::Tensor x = lg.x.to(torch::kFloat);
+  lg.model.eval_options().iwae_k = 320;
+  auto iwae_nll = [&](int64_t rows) {
+    lg.model.eval_options().iwae_rows = rows;
+    torch::manual_seed(23);
+    torch::NoGradGuard no_grad;
+    for (const auto& [name, v] : lg.model.evaluate(x).parts)
+      if (name == "iwae_nll") return v.item<double>();
+    return 0.0;
+  };
+  const double one = iwae_nll(int64_t{1} << 40);                 // K = 320 in one chunk
+  EXPECT_NEAR(iwae_nll(VaeEvalOptions{}.iwae_rows), one, 1e-5);  // the default: chunks of 32
+  EXPECT_NEAR(iwae_nll(64 * 8), one, 1e-5);                      // 40 chunks of 8
 }
 
 // The amortisation gap: refining each test point's q from the encoder's output approaches the

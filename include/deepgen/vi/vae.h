@@ -93,7 +93,8 @@ TORCH_MODULE(Vae);
 // What `deepgen eval` measures beyond the one-sample −ELBO.
 struct VaeEvalOptions {
   int64_t iwae_k = 0;             // > 0: the IWAE bound with K samples (test NLL estimate)
-  int64_t iwae_rows = 50000;      // decoder rows (samples x batch) held in memory at once
+  int64_t iwae_rows = 2048;       // decoder rows (samples x batch) per IWAE chunk: few enough
+                                  // that its 784-pixel temporaries (6 MB each) stay in cache
   bool amortization_gap = false;  // amortised: ELBO after refining q per test point − encoder's
   int64_t gap_samples = 16;       // samples of each ELBO the gap subtracts
   int64_t refine_steps = 200;     // Adam steps fitting q per test point (svi/full, and the gap)
