@@ -5,6 +5,7 @@
 
 #include "app.h"
 #include "deepgen/core/error.h"
+#include "deepgen/core/runtime.h"
 #include "deepgen/core/version.h"
 #include "deepgen/io/files.h"
 #include "terminal.h"
@@ -218,6 +219,7 @@ int train_command(CLI::App* cmd, const TrainFlags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  deepgen::tune_allocator();
   CLI::App app{"deepgen: deep generative models (VAE, VDM, score models) in C++"};
   app.set_version_flag("--version", deepgen::version());
   app.require_subcommand(1);

@@ -1,6 +1,9 @@
 #include "deepgen/core/runtime.h"
 
 #include <dlfcn.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <thread>
 
@@ -73,6 +76,15 @@ ThreadSettings apply_threads(int threads, int blas_threads, int processes) {
   if (blas_threads > 0) s.blas = blas_threads;
   apply_thread_settings(s);
   return s;
+}
+
+void tune_allocator() {
+#ifdef __GLIBC__
+  // 32 MiB is glibc's largest mmap threshold on 64-bit; a trim threshold of 512 MiB keeps the
+  // heap's top from being returned (and faulted in again) between steps.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+#endif
 }
 
 }  // namespace deepgen
