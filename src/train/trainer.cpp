@@ -83,12 +83,6 @@ uint64_t rank_seed(uint64_t seed, int rank) {
   return rank == 0 ? seed : mix_seed(seed, 0x7a4b0000ULL + static_cast<uint64_t>(rank));
 }
 
-std::vector<at::Tensor> buffers_of(torch::nn::Module& module) {
-  std::vector<at::Tensor> out;
-  for (const auto& b : module.buffers()) out.push_back(b);
-  return out;
-}
-
 class Run {
  public:
   Run(GenerativeModel& model, const data::Dataset& train_data, const data::Dataset* test_data,
@@ -159,7 +153,7 @@ class Run {
   // every rank, so all ranks start the same and each continues its own noise stream.
   void broadcast_state(CheckpointState& s) {
     std::vector<at::Tensor> tensors{flat_->flat().values()};
-    for (const at::Tensor& b : buffers_of(module_)) tensors.push_back(b);
+    for (const at::Tensor& b : module_.buffers()) tensors.push_back(b);
     if (ema_)
       for (const at::Tensor& t : ema_->shadow()) tensors.push_back(t);
     for (const at::Tensor& t : flat_->state_tensors()) tensors.push_back(t);
