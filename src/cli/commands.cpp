@@ -1,391 +1,270 @@
-// train / sample / eval / info / demo: orchestration of library calls.
-#include <c10/core/InferenceMode.h>
+// Subcommands: flags from the option tables in, run-layer calls out. No family is named here:
+// `deepgen train NAME` has one subcommand per registered family (run/families.h).
+#include "commands.h"
 
 #include <iostream>
 
-#include "app.h"
-#include "deepgen/core/error.h"
-#include "deepgen/core/rng.h"
-#include "deepgen/core/runtime.h"
-#include "deepgen/core/version.h"
-#include "deepgen/dist/comm.h"
-#include "deepgen/eval/fid.h"
-#include "deepgen/eval/metrics.h"
+#include "deepgen/data/options.h"
 #include "deepgen/io/files.h"
-#include "deepgen/io/image.h"
+#include "deepgen/run/config.h"
+#include "deepgen/run/families.h"
+#include "deepgen/run/train.h"
 #include "deepgen/train/checkpoint.h"
+#include "deepgen/train/options.h"
 #include "terminal.h"
 
 namespace deepgen::cli {
 
 using nlohmann::json;
 
-namespace {
-
-int64_t parameter_count(torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s;
-  for (int64_t d : shape) s += (s.empty() ? "" : "x") + std::to_string(d);
-  return s;
-}
-
-// Samples of a trained model, in data layout, on the CPU.
-at::Tensor draw_samples(train::GenerativeModel& model, int64_t n, uint64_t seed) {
-  c10::InferenceMode guard;
-  seed_global(seed);
-  return model.sample(n).to(torch::kCPU);
-}
-
-json evaluation(train::GenerativeModel& model, const RunConfig& c, const data::Dataset& test,
-                int64_t batch, int64_t max_batches, uint64_t seed) {
-  const c10::Device device = resolve_device(c.device);
-  seed_global(seed);
-  model.module().eval();
-  json metrics = train::evaluate(model, test, batch, device, max_batches);
-  json out{{"model", c.model},
-           {"data", c.data.spec},
-           {"split", "test"},
-           {"examples", max_batches > 0 ? std::min(test.size(), batch * max_batches) : test.size()},
-           {"units", metric_units(c)},
-           {"metrics", metrics}};
-  const json sampling = configure_sampling(model, "", 0);
-  if (test.kind == data::Kind::points) {
-    if (!sampling.is_null()) out["sampling"] = sampling;
-    const int64_t n = std::min<int64_t>(2000, test.size());
-    at::Tensor s = draw_samples(model, n, seed + 1);
-    out["energy_distance"] = eval::energy_distance(s, test.x.slice(0, 0, n));
-    out["energy_distance_samples"] = n;
-  }
-  return out;
-}
-
-}  // namespace
-
-void write_csv(const std::string& path, const at::Tensor& points) {
-  const at::Tensor p = points.to(torch::kCPU, torch::kDouble).contiguous();
-  const auto a = p.accessor<double, 2>();
-  std::string out;
-  for (int64_t i = 0; i < a.size(0); ++i) {
-    for (int64_t j = 0; j < a.size(1); ++j) out += (j ? "," : "") + c10::str(a[i][j]);
-    out += "\n";
-  }
-  io::write_file_atomic(path, out);
+const OptionTable<TrainCommand>& train_command_table() {
+  static const OptionTable<TrainCommand> table = [] {
+    OptionTable<TrainCommand> t("cli");
+    t.add("out", &TrainCommand::out, "Run directory (required)");
+    t.add("config", &TrainCommand::config, "A config.json to start from; flags override it");
+    t.add("resume", &TrainCommand::resume, "Continue the run in --out from its checkpoint");
+    t.add("dist_timeout", &TrainCommand::dist_timeout,
+          "Data-parallel (WORLD_SIZE > 1): seconds a rank waits for the others")
+        .min(1);
+    return t;
+  }();
+  return table;
 }
 
 namespace {
 
-// Classifier-FID (eval/fid.h) of model samples against the whole test split; the classifier is
-// trained once per data set and cached in the data root.
-json fid_metric(train::GenerativeModel& model, const RunConfig& c, const data::Dataset& test,
-                const EvalRequest& r) {
-  if (c.data.spec != "mnist" && c.data.spec != "fashion-mnist")
-    throw Error("--fid compares samples with a classifier of mnist or fashion-mnist images; run " +
-                r.run_dir + " was trained on " + c.data.spec);
-  if (r.fid_samples < 2) throw Error("--fid-samples must be >= 2");
-  const eval::TrainedClassifier classifier =
-      eval::load_or_train_classifier(c.data.spec, data::data_root(), {}, log_line);
-  std::vector<at::Tensor> parts;
-  for (int64_t done = 0, i = 0; done < r.fid_samples; done += 500, ++i)
-    parts.push_back(
-        draw_samples(model, std::min<int64_t>(500, r.fid_samples - done), r.seed + 7 * i));
-  const eval::FidResult f = eval::classifier_fid(classifier, torch::cat(parts), test.x);
-  json out{{"fid", f.fid},
-           {"samples", f.n_samples},
-           {"reference", "test split (" + std::to_string(f.n_reference) + " images)"},
-           {"classifier_test_accuracy", f.classifier_accuracy},
-           {"sample_class_histogram", f.sample_class_histogram}};
-  if (!f.warning.empty()) out["warning"] = f.warning;
-  return out;
-}
-
-}  // namespace
-
-RunConfig load_run_config(const std::string& run_dir) {
-  const std::string path = run_dir + "/config.json";
-  if (!io::file_exists(path))
-    throw Error("no run at " + run_dir + " (missing config.json): train one with deepgen train");
-  try {
-    return run_config_from_json(json::parse(io::read_file(path)));
-  } catch (const json::exception& e) {
-    throw Error(path + " is not valid JSON: " + e.what());
-  }
-}
-
-std::unique_ptr<train::GenerativeModel> load_trained_model(const RunConfig& c,
-                                                           const std::string& run_dir, bool ema) {
-  auto model = make_model(c);
-  const std::string ema_path = train::ema_weights_path(run_dir);
-  const std::string path =
-      ema && io::file_exists(ema_path) ? ema_path : train::weights_path(run_dir);
-  if (!io::file_exists(path))
-    throw Error("run " + run_dir + " has no weights yet (missing " + path + ")");
-  train::load_weights(path, model->module());
-  model->module().to(resolve_device(c.device));
-  model->module().eval();
-  return model;
-}
-
-void write_outputs(train::GenerativeModel& model, const RunConfig& c, const data::Splits& data,
-                   const std::string& run_dir) {
-  json ev = evaluation(model, c, data.test, 500, 0, c.train.seed);
-  io::write_file_atomic(run_dir + "/eval.json", ev.dump(2) + "\n");
-  if (data.train.kind == data::Kind::points) {
-    at::Tensor samples = draw_samples(model, 2000, c.train.seed);
-    write_csv(run_dir + "/samples.csv", samples);
-    if (samples.size(1) == 2)  // test data in grey, samples in blue
-      io::write_png(run_dir + "/samples.png",
-                    io::scatter_image({data.test.x.slice(0, 0, 2000), samples}));
-    return;
-  }
-  at::Tensor samples = draw_samples(model, 64, c.train.seed);
-  io::write_png(run_dir + "/samples.png", io::image_grid(samples, 8));
-  // Rows alternate: up to 8 test images, then their reconstructions.
-  const int64_t cols = std::min<int64_t>(8, data.test.size());
-  const int64_t n = std::min<int64_t>(32, data.test.size()) / cols * cols;
-  at::Tensor x = data.test.x.slice(0, 0, n);
-  at::Tensor recon;
-  {
-    torch::NoGradGuard no_grad;  // not InferenceMode: per-example inference fits q by gradients
-    recon = model.reconstruct(x.to(resolve_device(c.device)));
-  }
-  if (!recon.defined()) return;
-  recon = recon.to(torch::kCPU).reshape(x.sizes());
-  std::vector<at::Tensor> rows;
-  for (int64_t i = 0; i < n; i += cols) {
-    rows.push_back(x.slice(0, i, i + cols));
-    rows.push_back(recon.slice(0, i, i + cols));
-  }
-  io::write_png(run_dir + "/reconstructions.png", io::image_grid(torch::cat(rows), cols));
-}
-
-// Data-parallel when launched with WORLD_SIZE > 1 (torchrun or the variables set by hand): every
-// rank trains on its share of each batch; rank 0 alone writes the run directory and the outputs.
-int run_train(RunConfig c, bool resume, const std::string& run_dir) {
-  const dist::WorldEnv env = dist::world_from_env();
-  const bool lead = env.rank == 0;
-  const ThreadSettings threads = apply_threads(c.threads, c.blas_threads, env.local_world);
-  const c10::Device device = resolve_device(c.device, env.local_rank);
-  data::Splits splits = data::load_data(c.data);
-  adapt_to_data(c, splits.train);
-  seed_global(c.train.seed);
-  auto model = make_model(c);
-  model->module().to(device);
-  attach_data(*model, splits.train);
-  c.train.run_dir = run_dir;
-  c.train.device = device;
-  c.train.resume = resume;
-  if (lead) {
-    io::make_dirs(run_dir);
-    io::write_file_atomic(run_dir + "/config.json", to_json(c).dump(2) + "\n");
-  }
-  if (env.world > 1) {
-    if (c.dist_timeout_s <= 0) throw Error("--dist-timeout must be a positive number of seconds");
-    c.train.comm = dist::join(env, device, std::chrono::seconds(c.dist_timeout_s));
-  }
-  const std::string ranks =
-      env.world > 1 ? " as " + std::to_string(env.world) + " data-parallel ranks" : "";
-  if (lead)
-    log_line("training " + c.model + " (" + std::to_string(parameter_count(model->module())) +
-             " parameters) on " + c.data.spec + " (" + std::to_string(splits.train.size()) +
-             " train / " + std::to_string(splits.test.size()) + " test, " +
-             shape_text(c.data_shape) + ") on " + device.str() + ranks + " with " +
-             std::to_string(threads.intra_op) + " intra-op + " + std::to_string(threads.blas) +
-             " BLAS thread(s)" + (env.world > 1 ? " each" : ""));
-  train::TrainResult r = train::train(*model, splits.train, &splits.test, c.train,
-                                      lead ? console_callbacks("train") : quiet_callbacks());
-  if (r.outcome == train::Outcome::interrupted) {
-    if (lead)
-      log_line("interrupted at step " + std::to_string(r.step) +
-               "; checkpoint saved. Continue with: "
-               "deepgen train --out " +
-               run_dir + " --resume");
-    return 130;
-  }
-  if (!lead) return 0;
-  auto trained = load_trained_model(c, run_dir, true);
-  attach_data(*trained, splits.train);
-  write_outputs(*trained, c, splits, run_dir);
-  write_report(run_dir);
-  log_line("done: " + run_dir + "/report.html");
-  return 0;
-}
-
-int run_sample(const SampleRequest& req) {
-  RunConfig c = load_run_config(req.run_dir);
-  apply_threads(c.threads, c.blas_threads);
-  if (req.n <= 0) throw Error("--n must be positive");
-  auto model = load_trained_model(c, req.run_dir, req.ema);
-  configure_sampling(*model, req.sampler, req.steps);
-  at::Tensor s = draw_samples(*model, req.n, req.seed);
-  auto ends_with = [&](const char* ext) {
-    const std::string e(ext);
-    return req.out.size() > e.size() &&
-           req.out.compare(req.out.size() - e.size(), e.size(), e) == 0;
+// "X", or "X for images, Y for points" when the family's default depends on the data.
+DefaultText family_defaults(const train::Family& f) {
+  const json images = f.defaults({1, 28, 28}), points = f.defaults({2});
+  return [images, points](const OptionSpec& s) {
+    const std::string a = format_value(images.value(s.key, json())),
+                      b = format_value(points.value(s.key, json()));
+    return a == b ? a : a + " for images, " + b + " for points";
   };
-  const bool csv = ends_with(".csv"), png = ends_with(".png");
-  if (c.data_shape.size() != 3) {
-    const bool plane = c.data_shape == std::vector<int64_t>{2};
-    if (csv)
-      write_csv(req.out, s);
-    else if (png && plane)
-      io::write_png(req.out, io::scatter_image({s}));
-    else
-      throw Error("run " + req.run_dir + " models points: write them with --out FILE.csv" +
-                  (plane ? " or FILE.png (scatter)" : ""));
-  } else {
-    if (csv) throw Error("run " + req.run_dir + " models images: write them with --out FILE.png");
-    const int64_t nrow = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(req.n))));
-    io::write_png(req.out, io::image_grid(s, nrow));
+}
+
+template <class O>
+DefaultText table_defaults(const OptionTable<O>& table, const O& defaults = O{}) {
+  return defaults_of(table.to_json(defaults));
+}
+
+// The flags every `train` command line takes, whichever family it trains.
+void add_common_train_flags(FlagSet& flags, CLI::App& cmd) {
+  const char* groups[] = {"Run", "Training", "Data", "Runtime"};
+  for (size_t i = 0; i < 4; ++i)
+    flags.add(cmd, option_tables()[i].specs, kTrain, groups[i], option_tables()[i].defaults);
+}
+
+// Arguments CLI11 left over: a model that does not exist, or another family's flag.
+void check_extras(const CLI::App& cmd, const std::string& model) {
+  for (const std::string& arg : cmd.remaining()) {
+    if (arg.rfind("--", 0) != 0) {
+      if (model.empty()) run::family(arg);  // throws, naming the available models
+      throw Error("deepgen train " + model + " takes no argument '" + arg + "'");
+    }
+    const std::string name = arg.substr(2, arg.find('=') - 2);
+    for (const auto* f : run::families())
+      for (const auto& s : f->options)
+        if (s.flag == name && (s.commands & kTrain))
+          throw Error(arg.substr(0, name.size() + 2) + " is an option of " + f->name +
+                      (model.empty()
+                           ? " models: name the model, deepgen train " + f->name +
+                                 " ... (see deepgen train " + f->name + " --help)"
+                           : ", not of " + model + " (see deepgen train " + model + " --help)"));
+    throw Error("unknown flag " + arg + " (see deepgen train " + model + " --help)");
   }
-  log_line("wrote " + std::to_string(req.n) + " samples to " + req.out);
-  return 0;
 }
 
-int run_eval(const EvalRequest& req) {
-  RunConfig c = load_run_config(req.run_dir);
-  apply_threads(c.threads, c.blas_threads);
-  if (req.batch <= 0) throw Error("--batch must be positive");
-  data::Splits splits = data::load_data(c.data);
-  auto model = load_trained_model(c, req.run_dir, true);
-  attach_data(*model, splits.train);
-  configure_evaluation(*model, req);
-  configure_sampling(*model, req.sampler, req.steps);
-  json out = evaluation(*model, c, splits.test, req.batch, req.max_batches, req.seed);
-  if (req.fid) {
-    out["classifier_fid"] = fid_metric(*model, c, splits.test, req);
-    const json sampling = configure_sampling(*model, "", 0);
-    if (!sampling.is_null()) out["classifier_fid"]["sampling"] = sampling;
-  }
-  if (req.iwae_k > 0) out["iwae_k"] = req.iwae_k;
-  if (req.T >= 0) out["T"] = req.T;
-  out["run"] = req.run_dir;
-  std::cout << out.dump() << std::endl;
-  return 0;
+json read_json_file(const std::string& path) {
+  json j = json::parse(io::read_file(path), nullptr, false);
+  if (j.is_discarded()) throw Error(path + " is not valid JSON");
+  return j;
 }
 
-int run_info() {
-  const ThreadSettings t = default_thread_settings();
-  const std::string root = data::data_root();
-  json out{
-      {"version", version()},
-      {"libtorch", torch_version()},
-      {"device", {{"default", resolve_device("auto").str()}, {"cuda_available", cuda_available()}}},
-      {"threads",
-       {{"intra_op_default", t.intra_op},
-        {"blas_default", t.blas},
-        {"hardware", static_cast<int>(std::thread::hardware_concurrency())}}},
-      {"data_root", root},
-      {"datasets", data::available_datasets(root)},
-      {"models", model_names()}};
-  std::cout << out.dump() << std::endl;
-  return 0;
+json merged(json base, const json& patch) {
+  base.merge_patch(patch);
+  return base;
 }
 
-namespace {
-
-// The VAE's bounds on 1000 test images: one-sample ELBO, IWAE-1000 (MATH 1.4) and the
-// amortisation gap (MATH 1.3b), in RUN/bounds.json.
-void demo_bounds(const std::string& run_dir) {
-  log_line("demo: IWAE-1000 bound and amortisation gap on 1000 test images");
-  const RunConfig c = load_run_config(run_dir);
-  EvalRequest r;
-  r.run_dir = run_dir;
-  r.max_batches = 2;
-  r.iwae_k = 1000;
-  r.amortization_gap = true;
-  auto model = load_trained_model(c, run_dir, true);
-  configure_evaluation(*model, r);
-  const data::Splits splits = data::load_data(c.data);
-  json out = evaluation(*model, c, splits.test, r.batch, r.max_batches, r.seed);
-  out["iwae_k"] = r.iwae_k;
-  io::write_file_atomic(run_dir + "/bounds.json", out.dump(2) + "\n");
-  const json& m = out["metrics"];
-  log_line("demo: test -ELBO " + c10::str(m["neg_elbo"].get<double>()) + ", IWAE-1000 NLL " +
-           c10::str(m["iwae_nll"].get<double>()) + ", amortisation gap " +
-           c10::str(m["amortization_gap"].get<double>()) + " nats (" + run_dir + "/bounds.json)");
-}
-
-// Mean-field CAVI (MATH 1.5): a Bayesian mixture with too many components on 8 Gaussians.
-void demo_gmm(const std::string& out_dir) {
-  io::make_dirs(out_dir);
-  FitGmmRequest r;
-  r.data = "toy:8gaussians";
-  r.components = 12;
-  r.tol = 1e-6;  // per point: long enough for the surplus components to start collapsing
-  r.max_iter = 500;
-  r.png = out_dir + "/fit.png";
-  const json fit = fit_gmm(r);
-  io::write_file_atomic(out_dir + "/fit.json", fit.dump(2) + "\n");
-  log_line("demo: CAVI mixture on toy:8gaussians, " + std::to_string(fit["collapsed"].size()) +
-           " of 12 components collapsed (" + out_dir + "/fit.png)");
-}
-
-// A short VDM (MATH Part 2) on MNIST: the bound in bits/dim with its three parts.
-int demo_vdm(const std::string& out_dir, int threads, const std::string& device) {
-  RunConfig c;
-  c.model = "vdm";
-  c.data.spec = "mnist";
-  c.model_options = {{"sample_steps", 100}};
-  c.train.steps = 300;  // about 2 minutes on 2 cores; docs/results.md has longer runs
-  c.train.batch = 64;
-  c.train.optimizer.lr = 3e-3;
-  c.train.optimizer.warmup = 50;
-  c.train.optimizer.grad_clip = 1.0;
-  c.train.ema_decay = 0.99;
-  c.train.checkpoint_every = 100;
-  c.threads = threads;
-  c.device = device;
-  log_line("demo: variational diffusion model (MATH Part 2) on MNIST, " +
-           std::to_string(c.train.steps) + " steps");
-  return run_train(c, false, out_dir);
-}
-
-// Score matching (MATH Part 3): NCSN on the two-mode toy of Song & Ermon, sampled by annealed
-// Langevin; samples.png shows samples (blue) over data (grey).
-int demo_score(const std::string& out_dir, int threads, const std::string& device) {
-  RunConfig c;
-  c.model = "score";
-  c.data.spec = "toy:ncsn-gmm";
-  c.data.toy_train = 10000;
-  c.data.toy_test = 2000;
-  c.train.steps = 1500;
-  c.train.batch = 128;
-  c.train.checkpoint_every = 500;
-  c.threads = threads > 0 ? threads : 1;
-  c.device = device;
-  log_line("demo: noise-conditional score network (MATH Part 3) on toy:ncsn-gmm");
-  return run_train(c, false, out_dir);
+// The configuration a train command line asks for: the saved run (resume), or a config file,
+// or the defaults, with the given flags over it.
+json train_config(const TrainCommand& cmd, const json& patch) {
+  if (!cmd.resume) return cmd.config.empty() ? patch : merged(read_json_file(cmd.config), patch);
+  // Checked before anything runs: a run dir without a checkpoint must fail with one line and
+  // leave its config.json as it was.
+  const std::string checkpoint = train::checkpoint_path(cmd.out);
+  if (!io::file_exists(checkpoint))
+    throw Error("no checkpoint at " + checkpoint + ": nothing to resume in " + cmd.out +
+                " (drop --resume to start a new run)");
+  json base = read_json_file(cmd.out + "/config.json");
+  for (const char* key : {"model", "data", "model_options"})
+    if (patch.contains(key) && merged(base[key], patch[key]) != base[key])
+      throw Error(std::string("--resume continues the run as configured, but '") + key +
+                  "' differs from " + cmd.out + "/config.json");
+  return merged(base, patch);
 }
 
 }  // namespace
 
-int run_demo(const std::string& out_dir, int threads, const std::string& device) {
-  RunConfig c;
-  c.model = "vae";
-  c.data.spec = "mnist";
-  c.train.steps = 7000;  // about a minute on 2 cores (docs/results.md)
-  c.train.batch = 128;
-  c.train.checkpoint_every = 1000;
-  c.train.eval_every = 1000;
-  // The VAE's MLP is GEMM-bound: one intra-op thread and a BLAS thread per core ran its step
-  // 1.3x faster than the general default (docs/results.md). --threads overrides.
-  c.threads = threads > 0 ? threads : 1;
-  c.blas_threads = threads > 0 ? 1 : static_cast<int>(std::thread::hardware_concurrency());
-  c.device = device;
-  log_line("demo: Gaussian VAE (MATH 1.4) on MNIST, " + std::to_string(c.train.steps) + " steps");
-  const int code = run_train(c, false, out_dir + "/vae");
-  if (code != 0) return code;
-  demo_bounds(out_dir + "/vae");
-  demo_gmm(out_dir + "/gmm");
-  if (const int v = demo_vdm(out_dir + "/vdm", threads, device); v != 0) return v;
-  if (const int s = demo_score(out_dir + "/score", threads, device); s != 0) return s;
-  log_line("demo: done; open " + out_dir + "/vae/report.html, " + out_dir +
-           "/vdm/report.html and " + out_dir + "/score/report.html");
+const std::vector<TableInfo>& option_tables() {
+  static const std::vector<TableInfo> tables = [] {
+    std::vector<TableInfo> t{
+        {"train: the run", train_command_table().specs(), table_defaults(train_command_table())},
+        {"train: training", train::train_option_table().specs(),
+         table_defaults(train::train_option_table(), run::RunConfig().train)},
+        {"train: data", data::data_option_table().specs(),
+         table_defaults(data::data_option_table())},
+        {"train: runtime", run::runtime_option_table().specs(),
+         table_defaults(run::runtime_option_table())}};
+    for (const auto* f : run::families())
+      t.push_back(
+          {f->name + " models (train; some also sample / eval)", f->options, family_defaults(*f)});
+    t.push_back(
+        {"sample", run::sample_option_table().specs(), table_defaults(run::sample_option_table())});
+    t.push_back(
+        {"eval", run::eval_option_table().specs(), table_defaults(run::eval_option_table())});
+    t.push_back(
+        {"langevin", langevin_option_table().specs(), table_defaults(langevin_option_table())});
+    t.push_back(
+        {"fit gmm", fit_gmm_option_table().specs(), table_defaults(fit_gmm_option_table())});
+    t.push_back({"demo", demo_option_table().specs(), table_defaults(demo_option_table())});
+    return t;
+  }();
+  return tables;
+}
+
+Commands::Commands(CLI::App& app) {
+  add_train(app);
+
+  sample_ = app.add_subcommand("sample", "Draw samples from a trained run");
+  flags_.add(*sample_, run::sample_option_table().specs(), kSample, "Sampling",
+             table_defaults(run::sample_option_table()));
+  eval_ = app.add_subcommand("eval", "Evaluate a run on its test split; prints one JSON object");
+  flags_.add(*eval_, run::eval_option_table().specs(), kEval, "Evaluation",
+             table_defaults(run::eval_option_table()));
+  for (const auto* f : run::families()) {
+    flags_.add(*sample_, f->options, kSample, f->name + " runs", family_defaults(*f));
+    flags_.add(*eval_, f->options, kEval, f->name + " runs", family_defaults(*f));
+  }
+
+  langevin_ = app.add_subcommand(
+      "langevin",
+      "Sample a target with a known score by Langevin dynamics; prints one JSON object");
+  flags_.add(*langevin_, langevin_option_table().specs(), kTrain, "Langevin",
+             table_defaults(langevin_option_table()));
+  info_ = app.add_subcommand("info", "Version, devices, threads and data sets as JSON");
+  demo_ = app.add_subcommand("demo", "The main job: train, sample, evaluate, report");
+  flags_.add(*demo_, demo_option_table().specs(), kTrain, "Demo",
+             table_defaults(demo_option_table()));
+  auto* fit = app.add_subcommand("fit", "Fit a model without the training loop; prints JSON");
+  fit->require_subcommand(1);
+  fit_gmm_ = fit->add_subcommand("gmm", "Bayesian Gaussian mixture by mean-field CAVI");
+  flags_.add(*fit_gmm_, fit_gmm_option_table().specs(), kTrain, "Fit",
+             table_defaults(fit_gmm_option_table()));
+  options_ = app.add_subcommand("options", "Every option: flag, config.json key, default, help");
+  options_->add_flag("--markdown", markdown_, "As the Markdown of docs/options.md");
+}
+
+void Commands::add_train(CLI::App& app) {
+  train_ = app.add_subcommand("train", "Train a model; writes checkpoints, samples, report");
+  train_->require_subcommand(0, 1);
+  train_->allow_extras();
+  add_common_train_flags(flags_, *train_);
+  for (const auto* f : run::families()) {
+    CLI::App* sub = train_->add_subcommand(f->name, f->summary);
+    sub->allow_extras();
+    add_common_train_flags(flags_, *sub);
+    flags_.add(*sub, f->options, kTrain, f->name + " model", family_defaults(*f));
+    train_families_.push_back(sub);
+  }
+}
+
+int Commands::run() {
+  if (*train_) return train();
+  if (*sample_) return sample();
+  if (*eval_) return eval();
+  if (*info_) return run_info();
+  if (*options_) return run_options(markdown_);
+  if (*demo_) {
+    DemoRequest r;
+    flags_.apply(*demo_, demo_option_table(), r);
+    return run_demo(r);
+  }
+  if (*fit_gmm_) {
+    FitGmmRequest r;
+    flags_.apply(*fit_gmm_, fit_gmm_option_table(), r);
+    return run_fit_gmm(r);
+  }
+  if (*langevin_) {
+    LangevinRequest r;
+    flags_.apply(*langevin_, langevin_option_table(), r);
+    return run_langevin(r);
+  }
+  return 0;
+}
+
+int Commands::train() {
+  std::string model;
+  const CLI::App* family_cmd = nullptr;
+  for (auto* sub : train_families_)
+    if (*sub) model = sub->get_name(), family_cmd = sub;
+  check_extras(*train_, "");
+  if (family_cmd) check_extras(*family_cmd, model);
+  TrainCommand cmd;
+  json patch = json::object();
+  for (const CLI::App* app : {static_cast<const CLI::App*>(train_), family_cmd}) {
+    if (!app) continue;
+    flags_.apply(*app, train_command_table(), cmd);
+    for (const auto& g : flags_.given(*app))
+      if (g.spec.section != train_command_table().section())
+        run::set_in_config(patch, g.spec, g.value);
+  }
+  if (cmd.out.empty()) throw Error("train: --out DIR is required (the run directory)");
+  if (!model.empty()) patch["model"] = model;
+  // One length: --steps alone means steps, --epochs alone means epochs.
+  if (patch.contains("train")) {
+    json& t = patch["train"];
+    if (t.contains("steps") && !t.contains("epochs")) t["epochs"] = 0;
+    if (t.contains("epochs") && !t.contains("steps")) t["steps"] = 0;
+  }
+  const json config = train_config(cmd, patch);
+  if (!config.contains("model"))
+    throw Error("train: name the model, e.g. deepgen train vae --data mnist --out runs/x");
+  run::TrainRun r{run::run_config_from_json(config), cmd.out, cmd.resume, cmd.dist_timeout};
+  run::TrainHooks hooks{
+      [this](const std::string& line) { log_line(message(line)); },
+      [](bool lead) { return lead ? console_callbacks("train") : quiet_callbacks(); }};
+  return run::train_run(std::move(r), hooks) == train::Outcome::interrupted ? 130 : 0;
+}
+
+json Commands::family_overrides(const CLI::App& cmd, const std::string& run_dir) const {
+  const std::string model = run::load_run_config(run_dir).model;
+  json overrides = json::object();
+  for (const auto& g : flags_.given(cmd)) {
+    if (g.spec.section == "sample" || g.spec.section == "eval") continue;
+    if (g.spec.section != model)
+      throw Error(g.flag + " applies to " + g.spec.section + " runs, not to " + run_dir + " (a " +
+                  model + " run)");
+    overrides[g.spec.key] = g.value;
+  }
+  return overrides;
+}
+
+int Commands::sample() {
+  run::SampleRequest r;
+  flags_.apply(*sample_, run::sample_option_table(), r);
+  if (r.run.empty() || r.out.empty()) throw Error("sample: --run DIR and --out FILE are required");
+  const std::string out = run::sample_run(r, family_overrides(*sample_, r.run));
+  log_line("wrote " + std::to_string(r.n) + " samples to " + out);
+  return 0;
+}
+
+int Commands::eval() {
+  run::EvalRequest r;
+  flags_.apply(*eval_, run::eval_option_table(), r);
+  if (r.run.empty()) throw Error("eval: --run DIR is required");
+  const json out = run::eval_run(r, family_overrides(*eval_, r.run), log_line);
+  std::cout << out.dump() << std::endl;
   return 0;
 }
 

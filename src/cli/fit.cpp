@@ -13,6 +13,22 @@ namespace deepgen::cli {
 
 using nlohmann::json;
 
+const OptionTable<FitGmmRequest>& fit_gmm_option_table() {
+  static const OptionTable<FitGmmRequest> table = [] {
+    OptionTable<FitGmmRequest> t("fit_gmm");
+    using R = FitGmmRequest;
+    t.add("data", &R::data, "toy:NAME | csv:PATH (fits the train split) (required)");
+    t.add("components", &R::components, "Mixture components K (required)").min(1);
+    t.add("tol", &R::tol, "Stop when the ELBO changes by less than this per point").min(0);
+    t.add("max_iter", &R::max_iter, "Maximum CAVI sweeps").min(1);
+    t.add("seed", &R::seed, "Seed of the k-means++ start and of toy data");
+    t.add("png", &R::png, "Write the fit as a scatter PNG (2-D data)");
+    t.add("threads", &R::threads, "Intra-op CPU threads (0: one per core)").min(0);
+    return t;
+  }();
+  return table;
+}
+
 namespace {
 
 // A float64 tensor as nested JSON arrays (a 0-d tensor as a number).
@@ -55,14 +71,11 @@ void write_fit_png(const std::string& path, const at::Tensor& x, const vi::GmmFi
 }
 
 void check_request(const FitGmmRequest& req) {
+  fit_gmm_option_table().validate(req);
   auto starts_with = [&](const char* prefix) { return req.data.rfind(prefix, 0) == 0; };
   if (!starts_with("toy:") && !starts_with("csv:"))
     throw Error("fit gmm models points (N, D): --data must be toy:NAME or csv:PATH, got '" +
                 req.data + "'");
-  if (req.components < 1)
-    throw Error("--components must be >= 1, got " + std::to_string(req.components));
-  if (req.max_iter < 1) throw Error("--max-iter must be >= 1, got " + std::to_string(req.max_iter));
-  if (!(req.tol >= 0)) throw Error("--tol must be >= 0, got " + std::to_string(req.tol));
 }
 
 }  // namespace

@@ -13,12 +13,41 @@
 #include "deepgen/io/files.h"
 #include "deepgen/io/image.h"
 #include "deepgen/io/plot.h"
+#include "deepgen/run/outputs.h"
 #include "deepgen/score/kde.h"
 #include "deepgen/score/losses.h"
 #include "deepgen/score/targets.h"
 #include "terminal.h"
 
 namespace deepgen::cli {
+
+const OptionTable<LangevinRequest>& langevin_option_table() {
+  static const OptionTable<LangevinRequest> table = [] {
+    OptionTable<LangevinRequest> t("langevin");
+    using R = LangevinRequest;
+    t.add("target", &R::target,
+          "gmm:w,m1,..,mD,s;... | gaussian:m1,..,mD,s | toy:NAME (ncsn-gmm exact; other toys: "
+          "kernel density of their points) (required)");
+    t.add("out", &R::out, "Output directory: samples.csv, samples.png (required)");
+    t.add("n", &R::n, "Chains").min(2);
+    t.add("steps", &R::steps, "Steps (--annealed: per level)").min(1);
+    t.add("step_size", &R::step_size,
+          "δ in x + δ∇log p + sqrt(2δ)ε; --annealed: ε of δ_i = ε σ_i²/σ_L²")
+        .greater(0);
+    t.add("annealed", &R::annealed, "Annealed Langevin over a geometric σ ladder");
+    t.add("mala", &R::mala, "Metropolis-adjusted Langevin (exact; needs a mixture target)");
+    t.add("sigma_begin", &R::sigma_begin, "--annealed: σ_1");
+    t.add("sigma_end", &R::sigma_end, "--annealed: σ_L");
+    t.add("levels", &R::levels, "--annealed: L, the levels of the ladder");
+    t.add("init_box", &R::init_box, "Chains start uniform in [-b, b]^D").greater(0);
+    t.add("kde_sigma", &R::kde_sigma, "toy targets: kernel width").greater(0);
+    t.add("kde_points", &R::kde_points, "toy targets: points of the kernel density").min(1);
+    t.add("seed", &R::seed, "Random seed");
+    t.add("threads", &R::threads, "Intra-op CPU threads (0: one per core)").min(0);
+    return t;
+  }();
+  return table;
+}
 
 namespace {
 
@@ -50,7 +79,6 @@ Target make_target(const LangevinRequest& r) {
             },
             [mix](const at::Tensor& x) { return mix->log_prob(x); }, mix->means, mix->weights};
   }
-  if (!(r.kde_sigma > 0)) throw Error("--kde-sigma must be positive");
   auto gen = make_generator(r.seed + 1);
   auto data = data::sample_toy(r.target.substr(4), r.kde_points, gen).to(torch::kDouble);
   const double h = r.kde_sigma;
@@ -63,9 +91,8 @@ Target make_target(const LangevinRequest& r) {
 }
 
 void check(const LangevinRequest& r) {
-  if (r.n < 2) throw Error("--n must be >= 2");
-  if (r.steps < 1) throw Error("--steps must be >= 1");
-  if (!(r.step_size > 0)) throw Error("--step-size must be positive");
+  langevin_option_table().validate(r);
+  if (r.target.empty()) throw Error("--target is required (e.g. --target toy:ncsn-gmm)");
   if (r.annealed && r.mala) throw Error("--annealed and --mala are different samplers: pick one");
   if (r.annealed && !(r.sigma_begin > r.sigma_end && r.sigma_end > 0 && r.levels >= 2))
     throw Error("--annealed needs --sigma-begin > --sigma-end > 0 and --levels >= 2");
@@ -131,7 +158,7 @@ json langevin(const LangevinRequest& r) {
     out["component_fractions"] = rows_of(score::component_fractions(x, target.means));
   }
   io::make_dirs(r.out);
-  write_csv(r.out + "/samples.csv", x.to(torch::kFloat));
+  run::write_csv(r.out + "/samples.csv", x.to(torch::kFloat));
   if (dim == 2) io::write_png(r.out + "/samples.png", io::scatter_image({x.to(torch::kFloat)}));
   return out;
 }

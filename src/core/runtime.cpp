@@ -25,7 +25,8 @@ c10::Device resolve_device(const std::string& name, int local_rank) {
   }
   if (device.is_cuda() && !cuda_available())
     throw Error("device '" + name +
-                "' requested but this build of LibTorch has no usable CUDA: use --device cpu");
+                "' requested but this build of LibTorch has no usable CUDA: use " +
+                option_ref("run", "device") + " cpu");
   if (!device.is_cpu() && !device.is_cuda())
     throw Error("unsupported device '" + name + "': use cpu, cuda, cuda:N or auto");
   return device;

@@ -74,8 +74,8 @@ at::Tensor stack_images(const std::vector<std::string>& files,
   for (size_t i = 0; i < images.size(); ++i) {
     if (image_size <= 0 && !images[i].sizes().slice(0, 2).equals(images[0].sizes().slice(0, 2))) {
       throw Error("image folder: '" + files[i] + "' is " + size_text(images[i]) + " but '" +
-                  files[0] + "' is " + size_text(images[0]) +
-                  "; set an image size (--image-size N) to resize them all");
+                  files[0] + "' is " + size_text(images[0]) + "; set " +
+                  option_ref("data", "image_size") + " N to resize them all");
     }
     at::Tensor im = to_float_chw(images[i]);
     if (colour && im.size(1) == 1) im = im.expand({1, 3, im.size(2), im.size(3)});

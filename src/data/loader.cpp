@@ -28,9 +28,10 @@ BatchSampler::BatchSampler(int64_t n, int64_t batch, uint64_t seed, int rank, in
           "rank " + std::to_string(rank) + " is outside world size " + std::to_string(world));
   require(batch % world == 0, "batch size " + std::to_string(batch) +
                                   " is not divisible by the world size " + std::to_string(world) +
-                                  ": --batch is the global batch, give a multiple of the ranks");
+                                  ": " + option_ref("train", "batch") +
+                                  " is the global batch, give a multiple of the ranks");
   require(batch <= n, "batch size " + std::to_string(batch) + " exceeds the data set size " +
-                          std::to_string(n) + "; lower --batch");
+                          std::to_string(n) + "; lower " + option_ref("train", "batch"));
   batches_per_epoch_ = n / batch;
 }
 

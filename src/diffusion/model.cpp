@@ -117,11 +117,7 @@ at::Tensor VdmImpl::sample(int64_t n, const std::string& sampler, int64_t steps)
   return from_model_space(sample_loop(sampler, eps, gammas, z_1, gen));
 }
 
-VdmModel::VdmModel(VdmOptions options)
-    : sampler(options.sampler),
-      sample_steps(options.sample_steps),
-      eval_samples(options.eval_samples),
-      vdm_(std::move(options)) {}
+VdmModel::VdmModel(VdmOptions options) : vdm_(std::move(options)) {}
 
 train::LossOutput VdmModel::report(const VdmLoss& l) const {
   const double per_bit = 1.0 / (static_cast<double>(vdm_->dim()) * std::log(2.0));
@@ -136,16 +132,18 @@ train::LossOutput VdmModel::report(const VdmLoss& l) const {
 train::LossOutput VdmModel::loss(const at::Tensor& x) { return report(vdm_->negative_elbo(x)); }
 
 train::LossOutput VdmModel::evaluate(const at::Tensor& x) {
-  VdmLoss sum = vdm_->negative_elbo(x, eval_T);
-  const int64_t k = eval_samples;
+  VdmLoss sum = vdm_->negative_elbo(x);
+  const int64_t k = vdm_->options().eval_samples;
   for (int64_t i = 1; i < k; ++i) {
-    auto l = vdm_->negative_elbo(x, eval_T);
+    auto l = vdm_->negative_elbo(x);
     sum = {sum.diffusion + l.diffusion, sum.recon + l.recon, sum.prior + l.prior};
   }
   const double w = 1.0 / static_cast<double>(k);
   return report({sum.diffusion * w, sum.recon * w, sum.prior * w});
 }
 
-at::Tensor VdmModel::sample(int64_t n) { return vdm_->sample(n, sampler, sample_steps); }
+at::Tensor VdmModel::sample(int64_t n) {
+  return vdm_->sample(n, vdm_->options().sampler, vdm_->options().sample_steps);
+}
 
 }  // namespace deepgen::diffusion

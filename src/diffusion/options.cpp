@@ -1,109 +1,122 @@
-// VdmOptions <-> JSON (a run's config.json) and validation.
-#include <nlohmann/json.hpp>
+// VdmOptions declared once: config.json's model_options of a vdm run, its flags and checks.
+// The schedule's and the ε-network's options sit in the same flat table (one namespace of
+// flags for the user), each pointing into its nested struct.
+#include "deepgen/core/options.h"
 
 #include "deepgen/core/error.h"
-#include "deepgen/diffusion/model.h"
+#include "deepgen/diffusion/family.h"
 #include "deepgen/diffusion/sampler.h"
 
 namespace deepgen::diffusion {
 
 bool is_image(const VdmOptions& o) { return o.data_shape.size() == 3; }
 
+namespace {
+
+OptionTable<VdmOptions> make_table() {
+  OptionTable<VdmOptions> t("vdm");
+  using O = VdmOptions;
+  auto schedule = [](auto accessor) {
+    return [accessor](VdmOptions & o) -> auto& { return (o.schedule.*accessor)(); };
+  };
+  auto net = [](auto member) {
+    return [member](VdmOptions & o) -> auto& { return o.net.*member; };
+  };
+  using S = ScheduleOptions;
+  using N = EpsNetOptions;
+  using Text = std::string;
+  using Ints = std::vector<int64_t>;
+  t.add_with<Text>("schedule", schedule(static_cast<Text& (S::*)() noexcept>(&S::kind)),
+                   "γ(t) = −log SNR(t): fixed (linear) | learned_linear | learned_net (monotone)")
+      .flag("gamma-schedule")
+      .choices(schedule_kinds());
+  t.add_with<double>("gamma_min", schedule(static_cast<double& (S::*)() noexcept>(&S::gamma_min)),
+                     "γ(0) = −log SNR_max (learned schedules: its start)");
+  t.add_with<double>("gamma_max", schedule(static_cast<double& (S::*)() noexcept>(&S::gamma_max)),
+                     "γ(1) = −log SNR_min (learned schedules: its start)");
+  t.add_with<int64_t>("schedule_hidden",
+                      schedule(static_cast<int64_t& (S::*)() noexcept>(&S::hidden)),
+                      "learned_net: width of the monotone network's hidden layer")
+      .min(1);
+  t.add("variance_trick", &O::variance_trick,
+        "learned_net: train the schedule's shape to minimise the loss variance (VDM App. I.2)");
+  t.add("T", &O::T, "Diffusion steps of the loss L_T (0: the continuous-time L_∞)")
+      .min(0)
+      .commands(kTrain | kEval);
+  t.add("antithetic", &O::antithetic, "Low-discrepancy times t in a batch (VDM App. I.1)");
+  t.add_with<Text>("architecture", net(&N::architecture), "ε-network: unet (images) | mlp (points)")
+      .flag("arch")
+      .choices({"unet", "mlp"});
+  t.add_with<Ints>("channels", net(&N::channels), "unet: channels per level").min(1);
+  t.add_with<int64_t>("blocks", net(&N::blocks), "unet: residual blocks per level").min(1);
+  t.add_with<bool>("attention", net(&N::attention),
+                   "unet: self-attention at the lowest resolution");
+  t.add_with<int64_t>("patch", net(&N::patch),
+                      "unet: space-to-depth factor before the first level (lossless)")
+      .min(1);
+  t.add_with<Ints>("fourier", net(&N::fourier),
+                   "unet: exponents n of the Fourier features sin/cos(2^n·2π·z) (none: off)");
+  t.add_with<double>("dropout", net(&N::dropout), "Dropout in the residual blocks").min(0);
+  t.add_with<int64_t>("hidden", net(&N::hidden), "mlp: width").min(1);
+  t.add_with<int64_t>("layers", net(&N::layers), "mlp: residual blocks").min(1);
+  const unsigned all = kTrain | kSample | kEval;  // eval draws samples of points too
+  t.add("sampler", &O::sampler, "Sampler of the run's samples")
+      .choices(sampler_names())
+      .commands(all);
+  t.add("sample_steps", &O::sample_steps, "Sampling steps")
+      .min(1)
+      .commands(all)
+      .flag_for(kSample | kEval, "steps");
+  t.add("eval_samples", &O::eval_samples, "(t, ε) draws per test example, averaged")
+      .min(1)
+      .commands(kTrain | kEval);
+  t.add("data_mean", &O::data_mean, "points: per-dimension mean of the training set").internal();
+  t.add("data_std", &O::data_std, "points: per-dimension std of the training set")
+      .internal()
+      .greater(0);
+  return t;
+}
+
+void check_points(const VdmOptions& o) {
+  const size_t d = static_cast<size_t>(o.data_shape[0]);
+  if ((!o.data_mean.empty() && o.data_mean.size() != d) ||
+      (!o.data_std.empty() && o.data_std.size() != d))
+    throw Error("vdm: " + option_ref("vdm", "data_mean") + " and " + option_ref("vdm", "data_std") +
+                " need one entry per dimension (" + std::to_string(d) + ")");
+}
+
+}  // namespace
+
+const OptionTable<VdmOptions>& vdm_option_table() {
+  static const OptionTable<VdmOptions> table = make_table();
+  return table;
+}
+
 void validate(const VdmOptions& o) {
+  vdm_option_table().validate(o);
   if (o.data_shape.empty()) throw Error("vdm: empty data shape");
   for (int64_t d : o.data_shape)
     if (d <= 0) throw Error("vdm: data shape entries must be positive");
+  const std::string arch = option_ref("vdm", "architecture");
+  if (is_image(o) && o.net.architecture != "unet")
+    throw Error("vdm: images need " + arch + " unet");
+  if (!is_image(o) && o.net.architecture != "mlp") throw Error("vdm: points need " + arch + " mlp");
+  if (!is_image(o)) check_points(o);
   validate(o.schedule);
-  validate(o.net);
-  if (o.T < 0) throw Error("vdm: --T must be >= 0 (0: continuous time)");
-  bool known = false;
-  for (const auto& s : sampler_names()) known = known || s == o.sampler;
-  if (!known) throw Error("vdm: unknown --sampler '" + o.sampler + "': use ancestral or ddim");
-  if (o.sample_steps < 1) throw Error("vdm: --steps (sampling steps) must be >= 1");
-  if (o.eval_samples < 1) throw Error("vdm: eval_samples must be >= 1");
-  if (is_image(o) && o.net.architecture != "unet") throw Error("vdm: images need --arch unet");
-  if (!is_image(o)) {
-    if (o.net.architecture != "mlp") throw Error("vdm: points need --arch mlp");
-    const size_t d = static_cast<size_t>(o.data_shape[0]);
-    if ((!o.data_mean.empty() && o.data_mean.size() != d) ||
-        (!o.data_std.empty() && o.data_std.size() != d))
-      throw Error("vdm: data_mean / data_std need one entry per dimension (" + std::to_string(d) +
-                  ")");
-    for (double s : o.data_std)
-      if (!(s > 0)) throw Error("vdm: data_std entries must be positive");
-  }
+  EpsNetOptions net = o.net;
+  net.data_shape = o.data_shape;
+  validate(net);
 }
 
-std::string to_json(const VdmOptions& o) {
-  const auto& n = o.net;
-  nlohmann::json j{{"schedule", o.schedule.kind()},
-                   {"gamma_min", o.schedule.gamma_min()},
-                   {"gamma_max", o.schedule.gamma_max()},
-                   {"schedule_hidden", o.schedule.hidden()},
-                   {"variance_trick", o.variance_trick},
-                   {"T", o.T},
-                   {"antithetic", o.antithetic},
-                   {"architecture", n.architecture},
-                   {"channels", n.channels},
-                   {"blocks", n.blocks},
-                   {"attention", n.attention},
-                   {"patch", n.patch},
-                   {"fourier", n.fourier},
-                   {"dropout", n.dropout},
-                   {"hidden", n.hidden},
-                   {"layers", n.layers},
-                   {"sampler", o.sampler},
-                   {"sample_steps", o.sample_steps},
-                   {"eval_samples", o.eval_samples},
-                   {"data_mean", o.data_mean},
-                   {"data_std", o.data_std}};
-  return j.dump();
-}
+std::string to_json(const VdmOptions& o) { return vdm_option_table().to_json(o).dump(); }
 
 VdmOptions vdm_options_from_json(const std::string& text, std::vector<int64_t> data_shape) {
   VdmOptions o;
   o.data_shape = std::move(data_shape);
   if (!is_image(o)) o.net.architecture = "mlp";
-  try {
-    const auto given = nlohmann::json::parse(text.empty() ? "{}" : text);
-    auto j = nlohmann::json::parse(to_json(o));
-    for (const auto& [key, value] : given.items()) {
-      if (!j.contains(key))
-        throw Error("vdm: unknown option '" + key + "' (known: see config.json of a vdm run)");
-      j[key] = value;
-    }
-    o.schedule.kind(j["schedule"].get<std::string>());
-    o.schedule.gamma_min(j["gamma_min"].get<double>());
-    o.schedule.gamma_max(j["gamma_max"].get<double>());
-    o.schedule.hidden(j["schedule_hidden"].get<int64_t>());
-    o.variance_trick = j["variance_trick"].get<bool>();
-    o.T = j["T"].get<int64_t>();
-    o.antithetic = j["antithetic"].get<bool>();
-    auto& n = o.net;
-    n.architecture = j["architecture"].get<std::string>();
-    n.channels = j["channels"].get<std::vector<int64_t>>();
-    n.blocks = j["blocks"].get<int64_t>();
-    n.attention = j["attention"].get<bool>();
-    n.patch = j["patch"].get<int64_t>();
-    n.fourier = j["fourier"].get<std::vector<int64_t>>();
-    n.dropout = j["dropout"].get<double>();
-    // --hidden is a list for the VAE; the VDM's MLP has one width.
-    const auto& h = j["hidden"];
-    if (h.is_array() && h.size() != 1)
-      throw Error("vdm: --hidden takes one width (the MLP's blocks are residual)");
-    n.hidden = (h.is_array() ? h[0] : h).get<int64_t>();
-    n.layers = j["layers"].get<int64_t>();
-    o.sampler = j["sampler"].get<std::string>();
-    o.sample_steps = j["sample_steps"].get<int64_t>();
-    o.eval_samples = j["eval_samples"].get<int64_t>();
-    o.data_mean = j["data_mean"].get<std::vector<double>>();
-    o.data_std = j["data_std"].get<std::vector<double>>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("vdm options: ") + e.what());
-  }
-  o.net.data_shape = o.data_shape;
-  o.net.gamma_min = o.schedule.gamma_min();
-  o.net.gamma_max = o.schedule.gamma_max();
+  const nlohmann::json j = nlohmann::json::parse(text.empty() ? "{}" : text, nullptr, false);
+  if (j.is_discarded()) throw Error("vdm options: not valid JSON: " + text);
+  vdm_option_table().update(o, j);
   validate(o);
   return o;
 }

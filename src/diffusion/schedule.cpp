@@ -13,13 +13,18 @@ at::Tensor log_sigma2(const at::Tensor& gamma) { return -torch::softplus(-gamma)
 at::Tensor log_alpha2(const at::Tensor& gamma) { return -torch::softplus(gamma); }
 at::Tensor snr(const at::Tensor& gamma) { return torch::exp(-gamma); }
 
+std::vector<std::string> schedule_kinds() { return {"fixed", "learned_linear", "learned_net"}; }
+
 void validate(const ScheduleOptions& o) {
-  if (o.kind() != "fixed" && o.kind() != "learned_linear" && o.kind() != "learned_net")
-    throw Error("vdm: unknown --schedule-kind '" + o.kind() +
-                "': use fixed, learned_linear or learned_net");
+  const auto kinds = schedule_kinds();
+  if (std::find(kinds.begin(), kinds.end(), o.kind()) == kinds.end())
+    throw Error("vdm: " + option_ref("vdm", "schedule") + " '" + o.kind() +
+                "' is unknown: use fixed, learned_linear or learned_net");
   if (!(o.gamma_min() < o.gamma_max()))
-    throw Error("vdm: gamma_min must be below gamma_max (γ = −log SNR increases with t)");
-  if (o.hidden() <= 0) throw Error("vdm: the schedule network's hidden width must be positive");
+    throw Error("vdm: " + option_ref("vdm", "gamma_min") + " must be below " +
+                option_ref("vdm", "gamma_max") + " (γ = −log SNR increases with t)");
+  if (o.hidden() <= 0)
+    throw Error("vdm: " + option_ref("vdm", "schedule_hidden") + " must be positive");
 }
 
 NoiseScheduleImpl::NoiseScheduleImpl(ScheduleOptions options) : options_(std::move(options)) {

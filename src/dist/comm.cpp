@@ -149,7 +149,7 @@ class ProcessGroup final : public Communicator {
       throw Error("distributed " + std::string(what) + " failed on rank " + std::to_string(rank_) +
                   " of " + std::to_string(world_) + ": another rank exited or stopped answering (" +
                   first_line(e.what()) +
-                  "); restart every rank, with --resume to continue from the last checkpoint");
+                  "); restart every rank, resuming from the last checkpoint");
     }
   }
 

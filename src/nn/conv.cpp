@@ -25,7 +25,8 @@ void validate(const ConvOptions& o) {
     throw Error("the conv architecture halves the image " + std::to_string(o.channels().size()) +
                 " times, so height and width must be " + "multiples of " + std::to_string(scale) +
                 ", got " + std::to_string(o.image()[1]) + "x" + std::to_string(o.image()[2]) +
-                " (use --image-size or the mlp architecture)");
+                " (resize the images with " + option_ref("data", "image_size") +
+                " or use the mlp architecture)");
   if (o.vector() <= 0) throw Error("conv nets need a positive vector size");
   activate(o.activation(), torch::zeros({1}));
 }

@@ -4,12 +4,34 @@
 
 namespace deepgen::nn {
 
+namespace {
+
+using Activation = at::Tensor (*)(const at::Tensor&);
+// A new activation is one row.
+const std::vector<std::pair<std::string, Activation>>& activations() {
+  static const std::vector<std::pair<std::string, Activation>> table{
+      {"relu", [](const at::Tensor& x) { return torch::relu(x); }},
+      {"silu", [](const at::Tensor& x) { return torch::silu(x); }},
+      {"softplus", [](const at::Tensor& x) { return torch::softplus(x); }},
+      {"tanh", [](const at::Tensor& x) { return torch::tanh(x); }},
+  };
+  return table;
+}
+
+}  // namespace
+
+std::vector<std::string> activation_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, f] : activations()) names.push_back(name);
+  return names;
+}
+
 at::Tensor activate(const std::string& name, const at::Tensor& x) {
-  if (name == "relu") return torch::relu(x);
-  if (name == "silu") return torch::silu(x);
-  if (name == "softplus") return torch::softplus(x);
-  if (name == "tanh") return torch::tanh(x);
-  throw Error("unknown activation '" + name + "': use relu, silu, softplus or tanh");
+  for (const auto& [n, f] : activations())
+    if (n == name) return f(x);
+  std::string names;
+  for (const auto& n : activation_names()) names += (names.empty() ? "" : ", ") + n;
+  throw Error("unknown activation '" + name + "': use " + names);
 }
 
 MLPImpl::MLPImpl(MLPOptions options) : options_(std::move(options)) {

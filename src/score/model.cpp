@@ -50,9 +50,9 @@ at::Tensor ScoreModel::method_loss(const at::Tensor& x) {
   if (o.method() == "dsm") return dsm_loss(at_sigma(o.sigma()), x, o.sigma());
   if (o.method() == "esm-kde") {
     if (!kde_data_.defined())
-      throw Error(
-          "score: --method esm-kde regresses on the score of a kernel density of the "
-          "training set; call set_kde_data(training data) first (the CLI does)");
+      throw Error("score: " + option_ref("score", "method") +
+                  " esm-kde regresses on the score of a kernel density of the training set; call "
+                  "keep_training_data(training data) first (the run layer does)");
     if (kde_data_.device() != x.device()) kde_data_ = kde_data_.to(x.device());  // once
     return esm_kde_loss(at_sigma(o.sigma()), x, kde_data_, o.sigma());
   }

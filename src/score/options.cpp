@@ -3,7 +3,7 @@
 
 #include "deepgen/core/error.h"
 #include "deepgen/nn/mlp.h"
-#include "deepgen/score/model.h"
+#include "deepgen/score/family.h"
 #include "deepgen/score/net.h"
 
 namespace deepgen::score {
@@ -12,19 +12,43 @@ namespace {
 
 bool is_image(const std::vector<int64_t>& shape) { return shape.size() == 3; }
 
-void positive(double v, const std::string& flag) {
-  if (!(v > 0) || !std::isfinite(v)) throw Error("score: " + flag + " must be positive");
-}
-
-void validate_ladder(const ScoreOptions& o) {
-  positive(o.sigma_begin(), "--sigma-begin");
-  positive(o.sigma_end(), "--sigma-end");
-  if (o.num_sigmas() < 2)
-    throw Error("score: --num-sigmas must be >= 2 (a ladder from --sigma-begin to --sigma-end)");
-  if (!(o.sigma_begin() > o.sigma_end()))
-    throw Error("score: --sigma-begin must be larger than --sigma-end (the ladder descends)");
-  if (o.steps_per_level() < 1) throw Error("score: --steps-per-level must be >= 1");
-  positive(o.sample_eps(), "--sample-eps");
+OptionTable<ScoreOptions> make_table() {
+  OptionTable<ScoreOptions> t("score");
+  using O = ScoreOptions;
+  const unsigned all = kTrain | kSample | kEval;  // sampling: eval draws samples of points too
+  t.add("method", &O::method,
+        "Score matching: esm-kde (MATH 3.2a) | dsm (3.2d) | ssm (sliced) | ncsn (a σ ladder)")
+      .choices({"esm-kde", "dsm", "ssm", "ncsn"});
+  t.add("sigma", &O::sigma,
+        "dsm: noise std; esm-kde: kernel width; ssm: noise added first (0: clean data)")
+      .min(0);
+  t.add("sigma_begin", &O::sigma_begin, "ncsn: largest noise level σ_1").greater(0);
+  t.add("sigma_end", &O::sigma_end, "ncsn: smallest noise level σ_L").greater(0);
+  t.add("num_sigmas", &O::num_sigmas, "ncsn: levels L of the geometric ladder").min(2);
+  t.add("hidden", &O::hidden, "points: hidden sizes of the score MLP").min(1);
+  t.add("activation", &O::activation, "points: activation of the score MLP")
+      .choices(nn::activation_names());
+  t.add("channels", &O::channels, "images: U-Net widths, one per resolution (two)").min(1);
+  t.add("ssm_slices", &O::ssm_slices, "ssm: random projections per example").min(1);
+  t.add("steps_per_level", &O::steps_per_level, "ncsn sampling: annealed Langevin steps per level")
+      .min(1)
+      .commands(all);
+  t.add("sample_eps", &O::sample_eps, "ncsn sampling: ε of the step δ_i = ε σ_i²/σ_L²")
+      .greater(0)
+      .commands(all);
+  t.add("langevin_steps", &O::langevin_steps, "esm-kde / dsm / ssm sampling: Langevin steps")
+      .min(0)
+      .commands(all);
+  t.add("step_size", &O::step_size, "esm-kde / dsm / ssm sampling: Langevin step δ")
+      .greater(0)
+      .commands(all);
+  t.add("final_denoise", &O::final_denoise,
+        "Sampling ends with the Tweedie step x + σ²·s(x, σ) at the smallest σ")
+      .commands(all);
+  t.add("init_box", &O::init_box, "points: chains start uniform in [-b, b]^D")
+      .greater(0)
+      .commands(all);
+  return t;
 }
 
 }  // namespace
@@ -40,87 +64,33 @@ ScoreOptions::ScoreOptions(std::vector<int64_t> data_shape) : data_shape_(std::m
   sample_eps_ = image ? 2e-5 : 2.5e-4;
 }
 
+const OptionTable<ScoreOptions>& score_option_table() {
+  static const OptionTable<ScoreOptions> table = make_table();
+  return table;
+}
+
 void validate(const ScoreOptions& o) {
+  score_option_table().validate(o);
   const auto& shape = o.data_shape();
   if (shape.empty() || c10::multiply_integers(shape) <= 0) throw Error("score: empty data shape");
   if (shape.size() != 1 && shape.size() != 3)
     throw Error("score: data must be points {D} or images {C, H, W}");
-  const std::string& m = o.method();
-  if (m != "esm-kde" && m != "dsm" && m != "ssm" && m != "ncsn")
-    throw Error("score: unknown --method '" + m + "': use esm-kde, dsm, ssm or ncsn");
-  if (m == "ssm" ? !(o.sigma() >= 0) : !(o.sigma() > 0))
-    throw Error("score: --sigma must be positive (ssm: >= 0, 0 trains on clean data)");
-  validate_ladder(o);
-  if (o.ssm_slices() < 1) throw Error("score: --ssm-slices must be >= 1");
-  if (o.langevin_steps() < 0) throw Error("score: --langevin-steps must be >= 0");
-  positive(o.step_size(), "--step-size");
-  positive(o.init_box(), "--init-box");
-  if (is_image(shape)) {
-    validate_unet(shape, o.channels());
-  } else {
-    for (int64_t h : o.hidden())
-      if (h <= 0) throw Error("score: --hidden sizes must be positive");
-    nn::activate(o.activation(), torch::zeros({1}));  // throws on an unknown name
-  }
+  if (o.method() != "ssm" && !(o.sigma() > 0))
+    throw Error("score: " + option_ref("score", "sigma") + " must be positive (ssm: >= 0, " +
+                "0 trains on clean data)");
+  if (!(o.sigma_begin() > o.sigma_end()))
+    throw Error("score: " + option_ref("score", "sigma_begin") + " must be larger than " +
+                option_ref("score", "sigma_end") + " (the ladder descends)");
+  if (is_image(shape)) validate_unet(shape, o.channels());
 }
 
-std::string to_json(const ScoreOptions& o) {
-  nlohmann::json j{{"method", o.method()},           {"sigma", o.sigma()},
-                   {"sigma_begin", o.sigma_begin()}, {"sigma_end", o.sigma_end()},
-                   {"num_sigmas", o.num_sigmas()},   {"hidden", o.hidden()},
-                   {"activation", o.activation()},   {"channels", o.channels()},
-                   {"ssm_slices", o.ssm_slices()},   {"steps_per_level", o.steps_per_level()},
-                   {"sample_eps", o.sample_eps()},   {"langevin_steps", o.langevin_steps()},
-                   {"step_size", o.step_size()},     {"final_denoise", o.final_denoise()},
-                   {"init_box", o.init_box()}};
-  return j.dump();
-}
-
-namespace {
-
-using Json = nlohmann::json;
-using Setter = std::function<void(ScoreOptions&, const Json&)>;
-
-template <typename T>
-Setter setter(ScoreOptions& (ScoreOptions::*set)(const T&)) {
-  return [set](ScoreOptions& o, const Json& v) { (o.*set)(v.get<T>()); };
-}
-
-void set_option(ScoreOptions& o, const std::string& key, const Json& v) {
-  using Ints = std::vector<int64_t>;
-  using O = ScoreOptions;
-  static const std::map<std::string, Setter> setters{
-      {"method", setter<std::string>(&O::method)},
-      {"sigma", setter<double>(&O::sigma)},
-      {"sigma_begin", setter<double>(&O::sigma_begin)},
-      {"sigma_end", setter<double>(&O::sigma_end)},
-      {"num_sigmas", setter<int64_t>(&O::num_sigmas)},
-      {"hidden", setter<Ints>(&O::hidden)},
-      {"activation", setter<std::string>(&O::activation)},
-      {"channels", setter<Ints>(&O::channels)},
-      {"ssm_slices", setter<int64_t>(&O::ssm_slices)},
-      {"steps_per_level", setter<int64_t>(&O::steps_per_level)},
-      {"sample_eps", setter<double>(&O::sample_eps)},
-      {"langevin_steps", setter<int64_t>(&O::langevin_steps)},
-      {"step_size", setter<double>(&O::step_size)},
-      {"final_denoise", setter<bool>(&O::final_denoise)},
-      {"init_box", setter<double>(&O::init_box)},
-  };
-  auto it = setters.find(key);
-  if (it == setters.end()) throw Error("score: unknown option '" + key + "'");
-  it->second(o, v);
-}
-
-}  // namespace
+std::string to_json(const ScoreOptions& o) { return score_option_table().to_json(o).dump(); }
 
 ScoreOptions score_options_from_json(const std::string& text, std::vector<int64_t> data_shape) {
   ScoreOptions o(std::move(data_shape));
-  try {
-    const Json j = Json::parse(text.empty() ? "{}" : text);
-    for (const auto& [key, value] : j.items()) set_option(o, key, value);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("score options: ") + e.what());
-  }
+  const nlohmann::json j = nlohmann::json::parse(text.empty() ? "{}" : text, nullptr, false);
+  if (j.is_discarded()) throw Error("score options: not valid JSON: " + text);
+  score_option_table().update(o, j);
   validate(o);
   return o;
 }

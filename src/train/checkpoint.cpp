@@ -77,7 +77,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& module, const E
 CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& module, Ema* ema,
                                 torch::optim::Optimizer& optimizer) {
   if (!io::file_exists(path))
-    throw Error("no checkpoint at " + path + ": drop --resume to start a new run");
+    throw Error("no checkpoint at " + path + ": nothing to resume (start a new run instead)");
   CheckpointState state;
   try {
     torch::serialize::InputArchive archive, model_archive, optim_archive;

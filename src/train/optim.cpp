@@ -10,9 +10,11 @@ void validate(const OptimizerOptions& o) {
     throw Error("unknown optimizer '" + o.name + "': use adam or adamw");
   if (o.schedule != "constant" && o.schedule != "cosine")
     throw Error("unknown lr schedule '" + o.schedule + "': use constant or cosine");
-  if (!(o.lr > 0) || !std::isfinite(o.lr)) throw Error("--lr must be a positive number");
-  if (o.warmup < 0) throw Error("--warmup must be >= 0");
-  if (o.grad_clip < 0) throw Error("--grad-clip must be >= 0 (0 disables clipping)");
+  if (!(o.lr > 0) || !std::isfinite(o.lr))
+    throw Error(option_ref("train", "lr") + " must be a positive number");
+  if (o.warmup < 0) throw Error(option_ref("train", "warmup") + " must be >= 0");
+  if (o.grad_clip < 0)
+    throw Error(option_ref("train", "grad_clip") + " must be >= 0 (0 disables clipping)");
   if (o.beta1 < 0 || o.beta1 >= 1 || o.beta2 < 0 || o.beta2 >= 1)
     throw Error("optimizer betas must lie in [0, 1)");
 }

@@ -69,8 +69,8 @@ VaeImpl::VaeImpl(VaeOptions options) : options_(std::move(options)) {
 
 std::pair<at::Tensor, at::Tensor> VaeImpl::encode(const at::Tensor& x) {
   if (!amortized())
-    throw Error("vae: a model trained with --inference " + options_.inference() +
-                " has no encoder; its q is fitted per example");
+    throw Error("vae: a model trained with " + option_ref("vae", "inference") + " " +
+                options_.inference() + " has no encoder; its q is fitted per example");
   const at::Tensor in = conv(options_) ? x : x.reshape({x.size(0), dim_});
   auto h = encoder_.forward(in).chunk(2, 1);
   return {h[0], h[1]};

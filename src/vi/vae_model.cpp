@@ -36,9 +36,11 @@ train::LossOutput VaeModel::loss(const at::Tensor& x) {
 train::LossOutput VaeModel::train_loss(const train::TrainBatch& batch) {
   const auto& o = vae_->options();
   if (o.inference() == "full" && batch.index.defined() && batch.index.size(0) != o.num_points())
-    throw Error("vae: --inference full is variational EM, every step on all " +
-                std::to_string(o.num_points()) + " training examples: use --batch " +
-                std::to_string(o.num_points()) + " (or --inference svi for minibatches)");
+    throw Error("vae: " + option_ref("vae", "inference") +
+                " full is variational EM, every step on all " + std::to_string(o.num_points()) +
+                " training examples: use " + option_ref("train", "batch") + " " +
+                std::to_string(o.num_points()) + " (or " + option_ref("vae", "inference") +
+                " svi for minibatches)");
   const at::Tensor x = likelihood_input(batch.x);
   auto [mu, logvar] = vae_->posterior(x, batch.index);
   if (o.objective() == "iwae") {
@@ -119,9 +121,10 @@ namespace deepgen::vi {
 
 std::string VaeModel::data_parallel_blocker() const {
   if (vae_->amortized()) return {};
-  return "--inference " + vae_->options().inference() +
+  return option_ref("vae", "inference") + " " + vae_->options().inference() +
          " keeps a q for every training example in buffers that each rank would update for its "
-         "own rows only; train it in one process, or use --inference amortized";
+         "own rows only; train it in one process, or use " +
+         option_ref("vae", "inference") + " amortized";
 }
 
 }  // namespace deepgen::vi

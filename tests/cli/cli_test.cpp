@@ -289,8 +289,12 @@ TEST_F(ToyRun, ResumeWithDifferentDataIsAnError) {
       deepgen({"train", "--out", copy, "--resume", "--data", "toy:rings", "--steps", "80"}),
       "data"));
   EXPECT_TRUE(one_line_error(
-      deepgen({"train", "--out", copy, "--resume", "--latent", "3", "--steps", "80"}),
+      deepgen({"train", "vae", "--out", copy, "--resume", "--latent", "3", "--steps", "80"}),
       "model_options"));
+  // Without the model's name its flags are not this command line's: the error names the model.
+  EXPECT_TRUE(one_line_error(
+      deepgen({"train", "--out", copy, "--resume", "--latent", "3", "--steps", "80"}),
+      "deepgen train vae"));
   EXPECT_EQ(read_text(copy + "/model.safetensors"), read_text(run() + "/model.safetensors"))
       << "a refused resume leaves the run untouched";
 }

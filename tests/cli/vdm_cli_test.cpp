@@ -107,7 +107,7 @@ TEST(CliVdm, BadOptionsAreOneLineErrors) {
   EXPECT_TRUE(
       one_line_error(deepgen(vdm_toy(dir, run, {"--steps", "2", "--latent", "3"})), "latent"));
   EXPECT_TRUE(one_line_error(deepgen(vdm_toy(dir, run, {"--steps", "2", "--gamma-min", "6"})),
-                             "gamma_min"));
+                             "--gamma-min"));
 }
 
 // A folder of RGB images: the discretised decoder over 3 channels, a learned schedule, and the

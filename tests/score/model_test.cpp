@@ -202,17 +202,17 @@ void expect_error(const std::string& json, std::vector<int64_t> shape, const std
 
 TEST(ScoreOptions, BadOptionsNameTheOption) {
   expect_error(R"({"sigmas": 3})", {2}, "unknown option 'sigmas'");
-  expect_error(R"({"method": "mle"})", {2}, "--method 'mle'");
-  expect_error(R"({"method": "dsm", "sigma": 0})", {2}, "--sigma");
-  expect_error(R"({"sigma_begin": 0.01, "sigma_end": 1})", {2}, "--sigma-begin");
-  expect_error(R"({"num_sigmas": 0})", {2}, "--num-sigmas");
-  expect_error(R"({"sample_eps": -1})", {2}, "--sample-eps");
-  expect_error(R"({"step_size": 0})", {2}, "--step-size");
-  expect_error(R"({"hidden": [0]})", {2}, "--hidden");
-  expect_error(R"({"activation": "gelu"})", {2}, "activation 'gelu'");
-  expect_error(R"({"channels": [8, 16, 32]})", {1, 28, 28}, "--channels");
+  expect_error(R"({"method": "mle"})", {2}, "`score.method` 'mle'");
+  expect_error(R"({"method": "dsm", "sigma": 0})", {2}, "`score.sigma`");
+  expect_error(R"({"sigma_begin": 0.01, "sigma_end": 1})", {2}, "`score.sigma_begin`");
+  expect_error(R"({"num_sigmas": 0})", {2}, "`score.num_sigmas`");
+  expect_error(R"({"sample_eps": -1})", {2}, "`score.sample_eps`");
+  expect_error(R"({"step_size": 0})", {2}, "`score.step_size`");
+  expect_error(R"({"hidden": [0]})", {2}, "`score.hidden`");
+  expect_error(R"({"activation": "gelu"})", {2}, "`score.activation` 'gelu'");
+  expect_error(R"({"channels": [8, 16, 32]})", {1, 28, 28}, "`score.channels`");
   expect_error("{}", {1, 30, 30}, "multiples of 4");
-  expect_error(R"({"sigma": "big"})", {2}, "score options");
+  expect_error(R"({"sigma": "big"})", {2}, "`score.sigma` expects FLOAT");
   EXPECT_NO_THROW(score_options_from_json(R"({"method": "ssm", "sigma": 0})", {2}));
 }
 

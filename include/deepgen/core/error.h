@@ -10,4 +10,9 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// How a message names an option: `section.key` in backquotes (the section is the option's
+// table: "train", "data", "vae", ...). The CLI shows the option's flag in its place, so a
+// message never names a flag that does not exist (core/options.h declares the options).
+std::string option_ref(const std::string& section, const std::string& key);
+
 }  // namespace deepgen

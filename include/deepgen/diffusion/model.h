@@ -31,9 +31,11 @@ struct VdmOptions {
   std::vector<double> data_mean, data_std;
 };
 
+// JSON of every option (the table is diffusion/family.h's) and back; unknown keys and bad
+// values are errors naming the key as `vdm.key`.
 std::string to_json(const VdmOptions& options);
-// Options from JSON over the defaults; unknown keys and bad values are errors naming the key.
 VdmOptions vdm_options_from_json(const std::string& json, std::vector<int64_t> data_shape);
+// Each option's own checks, then the rules across options.
 void validate(const VdmOptions& options);
 bool is_image(const VdmOptions& options);
 
@@ -76,14 +78,11 @@ class VdmModel : public train::GenerativeModel {
   std::string name() const override { return "vdm"; }
   torch::nn::Module& module() override { return *vdm_; }
   train::LossOutput loss(const at::Tensor& x) override;
+  // The bound with the model's T (a continuous-time model made with T > 0 is evaluated as the
+  // bound of its T-step ancestral sampler), averaged over eval_samples (t, ε) draws.
   train::LossOutput evaluate(const at::Tensor& x) override;
-  at::Tensor sample(int64_t n) override;
+  at::Tensor sample(int64_t n) override;  // options().sampler over options().sample_steps
   Vdm& vdm() { return vdm_; }
-  // What sample() uses; the CLI sets them from --sampler / --steps.
-  std::string sampler;
-  int64_t sample_steps;
-  int64_t eval_samples;  // (t, ε) draws per example in evaluate()
-  int64_t eval_T = -1;   // diffusion steps of the evaluated bound (-1: the model's own)
 
  private:
   train::LossOutput report(const VdmLoss& l) const;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "deepgen/diffusion/schedule.h"
+
 namespace deepgen::diffusion {
 
 struct EpsNetOptions {
@@ -25,9 +27,10 @@ struct EpsNetOptions {
   int64_t patch = 2;
   std::vector<int64_t> fourier = {6, 7};  // images: sin/cos(2^n·2π·z) per pixel; empty: none
   double dropout = 0.0;
-  int64_t hidden = 256;                       // mlp width
-  int64_t layers = 3;                         // mlp residual blocks
-  double gamma_min = -13.3, gamma_max = 5.0;  // rescale γ to about [0, 1] for the embedding
+  int64_t hidden = 256;  // mlp width
+  int64_t layers = 3;    // mlp residual blocks
+  // Rescale γ to about [0, 1] for the embedding: the schedule's range (VdmImpl sets it).
+  double gamma_min = ScheduleOptions().gamma_min(), gamma_max = ScheduleOptions().gamma_max();
 };
 // Throws deepgen::Error naming the option and the fix.
 void validate(const EpsNetOptions& options);

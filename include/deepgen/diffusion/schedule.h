@@ -6,6 +6,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace deepgen::diffusion {
 
@@ -25,6 +26,7 @@ struct ScheduleOptions {
   TORCH_ARG(int64_t, hidden) = 1024;     // learned_net: width of the monotone layer
 };
 void validate(const ScheduleOptions& options);
+std::vector<std::string> schedule_kinds();  // fixed, learned_linear, learned_net
 
 // γ(t) = γ0 + (γ1 − γ0)·S(t) with S(0) = 0, S(1) = 1 increasing: the endpoints are pinned by
 // construction (VDM App. I.2 eq. 59, which the public JAX code leaves out), so the endpoints

@@ -32,5 +32,6 @@ TORCH_MODULE(MLP);
 
 // Applies the activation named in MLPOptions; throws deepgen::Error for an unknown name.
 at::Tensor activate(const std::string& name, const at::Tensor& x);
+std::vector<std::string> activation_names();  // relu, silu, softplus, tanh
 
 }  // namespace deepgen::nn

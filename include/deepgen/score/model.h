@@ -40,9 +40,11 @@ struct ScoreOptions {
   TORCH_ARG(double, init_box) = 8.0;      // points: chains start uniform in [−b, b]^D
 };
 
-// JSON of every option (saved in the run's config.json) and back; unknown keys are an error.
+// JSON of every option (saved in the run's config.json; the table is score/family.h's) and
+// back; unknown keys are an error.
 std::string to_json(const ScoreOptions& options);
 ScoreOptions score_options_from_json(const std::string& json, std::vector<int64_t> data_shape);
+// Each option's own checks, then the rules across options; errors name options `score.key`.
 void validate(const ScoreOptions& options);
 
 class ScoreModel : public train::GenerativeModel {
@@ -63,6 +65,9 @@ class ScoreModel : public train::GenerativeModel {
   // esm-kde: the reference set of the kernel density (the training data, in data units). Kept
   // in memory only (not a buffer: checkpoints stay small); loss/evaluate throw until it is set.
   void set_kde_data(const at::Tensor& data) { kde_data_ = data; }
+  void keep_training_data(const at::Tensor& train_x) override {
+    if (options_.method() == "esm-kde") set_kde_data(train_x);
+  }
   void set_progress(StepCallback callback) { progress_ = std::move(callback); }  // sampling
   const ScoreOptions& options() const { return options_; }
 

@@ -41,6 +41,9 @@ class GenerativeModel {
   // Why the model cannot train data-parallel (state outside its parameters that ranks would
   // update apart), or "" when it can.
   virtual std::string data_parallel_blocker() const { return {}; }
+  // Data a model keeps beside its weights, given the training set's x after it is made: the
+  // kernel density's points of esm-kde (MATH 3.2a). Not saved: the run reloads its data.
+  virtual void keep_training_data(const at::Tensor& /*train_x*/) {}
   // Model's reconstruction of x, or an undefined tensor when the model has none.
   virtual at::Tensor reconstruct(const at::Tensor& /*x*/) { return {}; }
 };

@@ -15,6 +15,17 @@
 
 namespace deepgen::vi {
 
+// What `deepgen eval` measures beyond the one-sample −ELBO.
+struct VaeEvalOptions {
+  int64_t iwae_k = 0;             // > 0: the IWAE bound with K samples (test NLL estimate)
+  int64_t iwae_rows = 2048;       // decoder rows (samples x batch) per IWAE chunk: few enough
+                                  // that its 784-pixel temporaries (6 MB each) stay in cache
+  bool amortization_gap = false;  // amortised: ELBO after refining q per test point − encoder's
+  int64_t gap_samples = 16;       // samples of each ELBO the gap subtracts
+  int64_t refine_steps = 200;     // Adam steps fitting q per test point (svi/full, and the gap)
+  double refine_lr = 0.05;
+};
+
 struct VaeOptions {
   explicit VaeOptions(std::vector<int64_t> data_shape = {1, 28, 28})
       : data_shape_(std::move(data_shape)) {}
@@ -43,11 +54,15 @@ struct VaeOptions {
   TORCH_ARG(std::string, objective) = "elbo";  // elbo | iwae (Burda et al. 2016)
   TORCH_ARG(int64_t, k) = 1;                   // samples per example: ELBO average, or the IWAE's K
   TORCH_ARG(int64_t, kl_warmup) = 0;  // steps over which the KL weight rises linearly to beta
+  // How a trained model is evaluated (no effect on training or the weights).
+  TORCH_ARG(VaeEvalOptions, eval);
 };
 
-// JSON of every option (saved in the run's config.json) and back; unknown keys are an error.
+// JSON of every option (saved in the run's config.json; the table is vi/family.h's) and back;
+// unknown keys are an error.
 std::string to_json(const VaeOptions& options);
 VaeOptions vae_options_from_json(const std::string& json, std::vector<int64_t> data_shape);
+// Each option's own checks, then the rules across options; errors name options as `vae.key`.
 void validate(const VaeOptions& options);
 
 // Per-example terms of the negative ELBO, summed over data / latent dimensions.
@@ -90,20 +105,9 @@ class VaeImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Vae);
 
-// What `deepgen eval` measures beyond the one-sample −ELBO.
-struct VaeEvalOptions {
-  int64_t iwae_k = 0;             // > 0: the IWAE bound with K samples (test NLL estimate)
-  int64_t iwae_rows = 2048;       // decoder rows (samples x batch) per IWAE chunk: few enough
-                                  // that its 784-pixel temporaries (6 MB each) stay in cache
-  bool amortization_gap = false;  // amortised: ELBO after refining q per test point − encoder's
-  int64_t gap_samples = 16;       // samples of each ELBO the gap subtracts
-  int64_t refine_steps = 200;     // Adam steps fitting q per test point (svi/full, and the gap)
-  double refine_lr = 0.05;
-};
-
 class VaeModel : public train::GenerativeModel {
  public:
-  explicit VaeModel(VaeOptions options) : vae_(std::move(options)) {}
+  explicit VaeModel(VaeOptions options) : vae_(options), eval_(options.eval()) {}
   std::string name() const override { return "vae"; }
   torch::nn::Module& module() override { return *vae_; }
   train::LossOutput loss(const at::Tensor& x) override;  // amortised, after any warm-up

@@ -1,15 +1,17 @@
 // report.html of a run, assembled from the files the run wrote.
 #include "deepgen/io/report.h"
 
+#include <set>
 #include <sstream>
 
-#include "app.h"
 #include "deepgen/io/files.h"
 #include "deepgen/io/metrics.h"
 #include "deepgen/io/plot.h"
-#include "deepgen/train/trainer.h"
+#include "deepgen/run/model.h"
+#include "deepgen/run/outputs.h"
+#include "deepgen/run/run_dir.h"
 
-namespace deepgen::cli {
+namespace deepgen::run {
 
 using nlohmann::json;
 
@@ -68,8 +70,7 @@ void add_charts(io::Report& report, const std::vector<io::MetricRow>& rows) {
     report.charts_svg.push_back(io::line_chart_svg(test, {"Test metrics", "step", "value"}));
 }
 
-void add_summary(io::Report& report, const std::vector<io::MetricRow>& rows,
-                 const std::string& run_dir) {
+void add_summary(io::Report& report, const std::vector<io::MetricRow>& rows, const RunDir& dir) {
   for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
     if (!it->count("loss")) continue;
     report.summary.emplace_back("final step", format_number(it->at("step")));
@@ -78,13 +79,14 @@ void add_summary(io::Report& report, const std::vector<io::MetricRow>& rows,
       report.summary.emplace_back("training steps/s", format_number(it->at("steps_per_sec")));
     break;
   }
-  const std::string eval_path = run_dir + "/eval.json";
-  if (!io::file_exists(eval_path)) return;
-  json ev = json::parse(io::read_file(eval_path), nullptr, false);
+  if (!io::file_exists(dir.eval())) return;
+  json ev = json::parse(io::read_file(dir.eval()), nullptr, false);
   if (ev.is_discarded()) return;
   const json metrics = ev.value("metrics", json::object());
+  if (ev.contains("units"))
+    report.summary.emplace_back("test metrics are", ev["units"].get<std::string>());
   for (const auto& [k, v] : metrics.items())
-    if (v.is_number()) report.summary.emplace_back("test " + k + " (nats)", format_number(v));
+    if (v.is_number()) report.summary.emplace_back("test " + k, format_number(v));
   if (ev.contains("energy_distance"))
     report.summary.emplace_back("energy distance (samples vs test)",
                                 format_number(ev["energy_distance"].get<double>()));
@@ -97,20 +99,20 @@ void add_image(io::Report& report, const std::string& path, const std::string& c
 }  // namespace
 
 void write_report(const std::string& run_dir) {
+  const RunDir dir(run_dir);
   RunConfig c = load_run_config(run_dir);
   io::Report report;
   report.title = "deepgen run: " + c.model + " on " + c.data.spec;
-  report.config_json = io::read_file(run_dir + "/config.json");
-  auto rows = io::read_metrics(train::metrics_path(run_dir));
-  add_summary(report, rows, run_dir);
+  report.config_json = io::read_file(dir.config());
+  auto rows = io::read_metrics(dir.metrics());
+  add_summary(report, rows, dir);
   add_charts(report, rows);
-  add_image(report, run_dir + "/samples.png",
+  add_image(report, dir.samples_png(),
             c.data_shape.size() == 3 ? "Samples" : "Samples (blue) over test data (grey)");
-  add_image(report, run_dir + "/reconstructions.png",
+  add_image(report, dir.reconstructions(),
             "Reconstructions (rows alternate: test images, then the model's reconstruction)");
-  if (!report.charts_svg.empty())
-    io::write_file_atomic(run_dir + "/loss.svg", report.charts_svg[0]);
-  io::write_file_atomic(run_dir + "/report.html", io::render_report_html(report));
+  if (!report.charts_svg.empty()) io::write_file_atomic(dir.loss_svg(), report.charts_svg[0]);
+  io::write_file_atomic(dir.report(), io::render_report_html(report));
 }
 
-}  // namespace deepgen::cli
+}  // namespace deepgen::run

@@ -1,0 +1,14 @@
+#pragma once
+// The data option table: the "data" section of a run's config.json and its flags.
+#include "deepgen/data/dataset.h"
+
+namespace deepgen {
+template <class O>
+class OptionTable;
+}
+
+namespace deepgen::data {
+
+const OptionTable<DataOptions>& data_option_table();
+
+}  // namespace deepgen::data

@@ -1,0 +1,36 @@
+#pragma once
+// `deepgen sample` and `deepgen eval` on a trained run. The family's own sampling and
+// evaluation options come beside a request as `overrides` (run/model.h: with_overrides).
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "deepgen/core/options.h"
+
+namespace deepgen::run {
+
+struct SampleRequest {
+  std::string run;  // the run directory
+  std::string out;  // FILE.png (image grid, or scatter of 2-D points) | FILE.csv (points)
+  int64_t n = 64;
+  uint64_t seed = 0;
+  bool no_ema = false;
+};
+const OptionTable<SampleRequest>& sample_option_table();
+// Writes the samples; returns the path written.
+std::string sample_run(const SampleRequest& request, const nlohmann::json& overrides);
+
+struct EvalRequest {
+  std::string run;
+  int64_t batch = 500;
+  int64_t max_batches = 0;  // 0: the whole test split
+  uint64_t seed = 0;        // of the evaluation noise
+  bool fid = false;         // classifier-FID of samples against the test split
+  int64_t fid_samples = 2000;
+};
+const OptionTable<EvalRequest>& eval_option_table();
+// One JSON object: the evaluation envelope (run/outputs.h), the overrides it used, and the FID.
+nlohmann::json eval_run(const EvalRequest& request, const nlohmann::json& overrides,
+                        const std::function<void(const std::string&)>& log);
+
+}  // namespace deepgen::run

@@ -1,0 +1,25 @@
+#pragma once
+// The run directory: every file a run holds, named in one place.
+#include <string>
+
+namespace deepgen::run {
+
+struct RunDir {
+  explicit RunDir(std::string path) : path(std::move(path)) {}
+  std::string path;
+  std::string config() const { return file("config.json"); }  // the resolved RunConfig
+  std::string checkpoint() const;   // model, EMA, optimiser, step, RNG (train/checkpoint.h)
+  std::string weights() const;      // model.safetensors
+  std::string ema_weights() const;  // ema.safetensors
+  std::string metrics() const;      // metrics.jsonl
+  std::string eval() const { return file("eval.json"); }
+  std::string bounds() const { return file("bounds.json"); }  // the demo's VAE bounds
+  std::string samples_png() const { return file("samples.png"); }
+  std::string samples_csv() const { return file("samples.csv"); }
+  std::string reconstructions() const { return file("reconstructions.png"); }
+  std::string loss_svg() const { return file("loss.svg"); }
+  std::string report() const { return file("report.html"); }
+  std::string file(const std::string& name) const { return path + "/" + name; }
+};
+
+}  // namespace deepgen::run

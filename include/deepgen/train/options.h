@@ -1,0 +1,14 @@
+#pragma once
+// The trainer's option table: the "train" section of a run's config.json and its flags.
+#include "deepgen/train/trainer.h"
+
+namespace deepgen {
+template <class O>
+class OptionTable;
+}
+
+namespace deepgen::train {
+
+const OptionTable<TrainOptions>& train_option_table();
+
+}  // namespace deepgen::train

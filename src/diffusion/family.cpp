@@ -1,0 +1,48 @@
+// The variational diffusion model described once for the run layer and the CLI.
+#include "deepgen/diffusion/family.h"
+
+namespace deepgen::diffusion {
+
+namespace {
+
+VdmOptions base(const train::Shape& shape) {
+  VdmOptions o;
+  o.data_shape = shape;
+  if (!is_image(o)) o.net.architecture = "mlp";
+  return o;
+}
+
+// Points are standardised inside the VDM (its schedule assumes data of about unit scale); the
+// statistics come from the training set and are recorded in config.json.
+std::vector<std::string> adapt(nlohmann::json& given, const data::Dataset& train,
+                               train::TrainOptions&) {
+  if (train.kind != data::Kind::points || given.contains("data_mean")) return {};
+  auto values = [](const at::Tensor& t) {
+    const at::Tensor d = t.to(torch::kDouble).contiguous();
+    return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+  };
+  given["data_mean"] = values(train.x.mean(0));
+  given["data_std"] = values(train.x.std(0).clamp_min(1e-6));
+  return {};
+}
+
+}  // namespace
+
+const train::Family& vdm_family() {
+  static const train::Family family = [] {
+    train::Family f = train::describe<VdmOptions>(
+        "vdm",
+        "Variational diffusion model (MATH Part 2): the ELBO in bits/dim, learned γ schedules",
+        "bits per dimension (bpd: the negative ELBO / (D ln 2))", vdm_option_table(), base,
+        [](const VdmOptions& o) { validate(o); },
+        [](VdmOptions o) { return std::make_unique<VdmModel>(std::move(o)); });
+    f.adapt = adapt;
+    f.sampling = [](const nlohmann::json& o) {
+      return nlohmann::json{{"sampler", o.at("sampler")}, {"steps", o.at("sample_steps")}};
+    };
+    return f;
+  }();
+  return family;
+}
+
+}  // namespace deepgen::diffusion

@@ -1,0 +1,103 @@
+// RunConfig <-> config.json through the option tables: a key is known because a table declares
+// it, so a typo in a config file is an error, not a no-op.
+#include "deepgen/run/config.h"
+
+#include "deepgen/core/options.h"
+#include "deepgen/data/options.h"
+#include "deepgen/io/files.h"
+#include "deepgen/train/options.h"
+
+namespace deepgen::run {
+
+using nlohmann::json;
+
+const OptionTable<Runtime>& runtime_option_table() {
+  static const OptionTable<Runtime> table = [] {
+    OptionTable<Runtime> t("run");
+    t.add("device", &Runtime::device, "cpu | cuda | cuda:N | auto (CUDA when available)");
+    t.add("threads", &Runtime::threads, "Intra-op CPU threads (0: one per core)").min(0);
+    t.add("blas_threads", &Runtime::blas_threads,
+          "OpenBLAS threads (0: one; raise it, with --threads 1, for MLP-only models)")
+        .min(0);
+    return t;
+  }();
+  return table;
+}
+
+json to_json(const RunConfig& c) {
+  json j{{"model", c.model},
+         {"model_options", c.model_options},
+         {"data", data::data_option_table().to_json(c.data)},
+         {"data_shape", c.data_shape},
+         {"train", train::train_option_table().to_json(c.train)}};
+  j.update(runtime_option_table().to_json(c.runtime));
+  return j;
+}
+
+RunConfig run_config_from_json(const json& j) {
+  if (!j.is_object()) throw Error("config: must be a JSON object, got " + j.dump());
+  RunConfig c;
+  json runtime = json::object();
+  for (const auto& [key, value] : j.items()) {
+    if (key == "model") {
+      if (!value.is_string()) throw Error("config: 'model' must be a name, got " + value.dump());
+      c.model = value.get<std::string>();
+    } else if (key == "model_options") {
+      if (!value.is_object()) throw Error("config: 'model_options' must be a JSON object");
+      c.model_options = value;
+    } else if (key == "data") {
+      data::data_option_table().update(c.data, value);
+    } else if (key == "data_shape") {
+      if (!detail::json_matches(value, OptionType::integers))
+        throw Error("config: 'data_shape' must be a list of sizes, got " + value.dump());
+      c.data_shape = value.get<std::vector<int64_t>>();
+    } else if (key == "train") {
+      train::train_option_table().update(c.train, value);
+    } else {
+      bool known = false;
+      for (const auto& spec : runtime_option_table().specs()) known = known || spec.key == key;
+      if (!known)
+        throw Error("config: unknown key '" + key +
+                    "' (known: model, model_options, data, data_shape, train, device, threads, "
+                    "blas_threads)");
+      runtime[key] = value;
+    }
+  }
+  runtime_option_table().update(c.runtime, runtime);
+  return c;
+}
+
+RunConfig load_run_config(const std::string& run_dir) {
+  const std::string path = run_dir + "/config.json";
+  if (!io::file_exists(path))
+    throw Error("no run at " + run_dir + " (missing config.json): train one with deepgen train");
+  const json j = json::parse(io::read_file(path), nullptr, false);
+  if (j.is_discarded()) throw Error(path + " is not valid JSON");
+  try {
+    return run_config_from_json(j);
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+}
+
+namespace {
+
+json* slot(json& config, const std::string& section) {
+  if (section == "run") return &config;
+  if (section == "train" || section == "data") return &config[section];
+  return &config["model_options"];
+}
+
+}  // namespace
+
+void set_in_config(json& config, const OptionSpec& spec, json value) {
+  (*slot(config, spec.section))[spec.key] = std::move(value);
+}
+
+json get_in_config(const json& config, const OptionSpec& spec) {
+  json copy = config;
+  const json& s = *slot(copy, spec.section);
+  return s.contains(spec.key) ? s[spec.key] : json();
+}
+
+}  // namespace deepgen::run

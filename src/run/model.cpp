@@ -1,0 +1,66 @@
+// Families make the models; a run's files say which family and with which options.
+#include "deepgen/run/model.h"
+
+#include "deepgen/core/runtime.h"
+#include "deepgen/io/files.h"
+#include "deepgen/run/families.h"
+#include "deepgen/run/run_dir.h"
+#include "deepgen/train/checkpoint.h"
+
+namespace deepgen::run {
+
+using nlohmann::json;
+
+const train::Family& family_of(const RunConfig& c) { return family(c.model); }
+
+std::unique_ptr<train::GenerativeModel> make_model(const RunConfig& c) {
+  return family_of(c).make(c.model_options, c.data_shape);
+}
+
+namespace {
+
+const OptionSpec* find_spec(const train::Family& f, const std::string& key) {
+  for (const auto& s : f.options)
+    if (s.key == key) return &s;
+  return nullptr;
+}
+
+}  // namespace
+
+RunConfig with_overrides(const RunConfig& c, const json& overrides, unsigned command) {
+  const train::Family& f = family_of(c);
+  RunConfig patched = c;
+  for (const auto& [key, value] : overrides.items()) {
+    const OptionSpec* spec = find_spec(f, key);
+    if (spec == nullptr || (spec->commands & command) == 0)
+      throw Error(f.name + ": " + option_ref(f.name, key) +
+                  " is fixed when the model is trained; it cannot change for a trained run");
+    patched.model_options[key] = value;
+  }
+  patched.model_options = f.resolve(patched.model_options, patched.data_shape);
+  return patched;
+}
+
+std::unique_ptr<train::GenerativeModel> load_trained_model(const RunConfig& c,
+                                                           const std::string& run_dir, bool ema) {
+  auto model = make_model(c);
+  const RunDir dir(run_dir);
+  const std::string path =
+      ema && io::file_exists(dir.ema_weights()) ? dir.ema_weights() : dir.weights();
+  if (!io::file_exists(path))
+    throw Error("run " + run_dir + " has no weights yet (missing " + path + ")");
+  train::load_weights(path, model->module());
+  model->module().to(resolve_device(c.runtime.device));
+  model->module().eval();
+  return model;
+}
+
+json options_for(const RunConfig& c, unsigned command) {
+  json out = json::object();
+  for (const auto& s : family_of(c).options)
+    if ((s.commands & command) && c.model_options.contains(s.key))
+      out[s.key] = c.model_options[s.key];
+  return out;
+}
+
+}  // namespace deepgen::run

@@ -1,0 +1,131 @@
+// The evaluation envelope, samples and reconstructions of a trained run.
+#include "deepgen/run/outputs.h"
+
+#include <c10/core/InferenceMode.h>
+
+#include "deepgen/core/error.h"
+#include "deepgen/core/rng.h"
+#include "deepgen/core/runtime.h"
+#include "deepgen/data/options.h"
+#include "deepgen/eval/fid.h"
+#include "deepgen/eval/metrics.h"
+#include "deepgen/io/files.h"
+#include "deepgen/io/image.h"
+#include "deepgen/run/model.h"
+#include "deepgen/run/run_dir.h"
+#include "deepgen/train/trainer.h"
+
+namespace deepgen::run {
+
+using nlohmann::json;
+
+at::Tensor draw_samples(train::GenerativeModel& model, int64_t n, uint64_t seed) {
+  c10::InferenceMode guard;
+  seed_global(seed);
+  return model.sample(n).to(torch::kCPU);
+}
+
+void write_csv(const std::string& path, const at::Tensor& points) {
+  const at::Tensor p = points.to(torch::kCPU, torch::kDouble).contiguous();
+  const auto a = p.accessor<double, 2>();
+  std::string out;
+  for (int64_t i = 0; i < a.size(0); ++i) {
+    for (int64_t j = 0; j < a.size(1); ++j) out += (j ? "," : "") + c10::str(a[i][j]);
+    out += "\n";
+  }
+  io::write_file_atomic(path, out);
+}
+
+json evaluation(train::GenerativeModel& model, const RunConfig& c, const data::Dataset& test,
+                int64_t batch, int64_t max_batches, uint64_t seed) {
+  const c10::Device device = resolve_device(c.runtime.device);
+  seed_global(seed);
+  model.module().eval();
+  json metrics = train::evaluate(model, test, batch, device, max_batches);
+  json out{{"model", c.model},
+           {"data", c.data.spec},
+           {"split", "test"},
+           {"examples", max_batches > 0 ? std::min(test.size(), batch * max_batches) : test.size()},
+           {"units", family_of(c).units},
+           {"metrics", metrics}};
+  if (test.kind == data::Kind::points) {
+    const json sampling = family_of(c).sampling(c.model_options);
+    if (!sampling.is_null()) out["sampling"] = sampling;
+    const int64_t n = std::min<int64_t>(2000, test.size());
+    at::Tensor s = draw_samples(model, n, seed + 1);
+    out["energy_distance"] = eval::energy_distance(s, test.x.slice(0, 0, n));
+    out["energy_distance_samples"] = n;
+  }
+  return out;
+}
+
+json fid_metric(train::GenerativeModel& model, const RunConfig& c, const data::Dataset& test,
+                int64_t samples, uint64_t seed,
+                const std::function<void(const std::string&)>& log) {
+  if (c.data.spec != "mnist" && c.data.spec != "fashion-mnist")
+    throw Error(
+        "classifier-FID compares samples with a classifier of mnist or fashion-mnist "
+        "images; this run was trained on " +
+        c.data.spec);
+  if (samples < 2)
+    throw Error("classifier-FID needs at least 2 samples, got " + std::to_string(samples));
+  const eval::TrainedClassifier classifier =
+      eval::load_or_train_classifier(c.data.spec, data::data_root(), {}, log);
+  std::vector<at::Tensor> parts;
+  for (int64_t done = 0, i = 0; done < samples; done += 500, ++i)
+    parts.push_back(draw_samples(model, std::min<int64_t>(500, samples - done), seed + 7 * i));
+  const eval::FidResult f = eval::classifier_fid(classifier, torch::cat(parts), test.x);
+  json out{{"fid", f.fid},
+           {"samples", f.n_samples},
+           {"reference", "test split (" + std::to_string(f.n_reference) + " images)"},
+           {"classifier_test_accuracy", f.classifier_accuracy},
+           {"sample_class_histogram", f.sample_class_histogram}};
+  if (!f.warning.empty()) out["warning"] = f.warning;
+  const json sampling = family_of(c).sampling(c.model_options);
+  if (!sampling.is_null()) out["sampling"] = sampling;
+  return out;
+}
+
+namespace {
+
+// Rows alternate: up to 8 test images, then their reconstructions.
+void write_reconstructions(train::GenerativeModel& model, const RunConfig& c,
+                           const data::Dataset& test, const std::string& path) {
+  const int64_t cols = std::min<int64_t>(8, test.size());
+  const int64_t n = std::min<int64_t>(32, test.size()) / cols * cols;
+  at::Tensor x = test.x.slice(0, 0, n);
+  at::Tensor recon;
+  {
+    torch::NoGradGuard no_grad;  // not InferenceMode: per-example inference fits q by gradients
+    recon = model.reconstruct(x.to(resolve_device(c.runtime.device)));
+  }
+  if (!recon.defined()) return;
+  recon = recon.to(torch::kCPU).reshape(x.sizes());
+  std::vector<at::Tensor> rows;
+  for (int64_t i = 0; i < n; i += cols) {
+    rows.push_back(x.slice(0, i, i + cols));
+    rows.push_back(recon.slice(0, i, i + cols));
+  }
+  io::write_png(path, io::image_grid(torch::cat(rows), cols));
+}
+
+}  // namespace
+
+void write_outputs(train::GenerativeModel& model, const RunConfig& c, const data::Splits& data,
+                   const std::string& run_dir) {
+  const RunDir dir(run_dir);
+  json ev = evaluation(model, c, data.test, 500, 0, c.train.seed);
+  io::write_file_atomic(dir.eval(), ev.dump(2) + "\n");
+  if (data.train.kind == data::Kind::points) {
+    at::Tensor samples = draw_samples(model, 2000, c.train.seed);
+    write_csv(dir.samples_csv(), samples);
+    if (samples.size(1) == 2)  // test data in grey, samples in blue
+      io::write_png(dir.samples_png(), io::scatter_image({data.test.x.slice(0, 0, 2000), samples}));
+    return;
+  }
+  at::Tensor samples = draw_samples(model, 64, c.train.seed);
+  io::write_png(dir.samples_png(), io::image_grid(samples, 8));
+  write_reconstructions(model, c, data.test, dir.reconstructions());
+}
+
+}  // namespace deepgen::run

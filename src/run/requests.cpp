@@ -1,0 +1,102 @@
+// sample and eval: a trained run's model with the overrides the user gave, then its outputs.
+#include "deepgen/run/requests.h"
+
+#include <cmath>
+
+#include "deepgen/core/runtime.h"
+#include "deepgen/io/image.h"
+#include "deepgen/run/config.h"
+#include "deepgen/run/model.h"
+#include "deepgen/run/outputs.h"
+
+namespace deepgen::run {
+
+using nlohmann::json;
+
+const OptionTable<SampleRequest>& sample_option_table() {
+  static const OptionTable<SampleRequest> table = [] {
+    OptionTable<SampleRequest> t("sample");
+    using R = SampleRequest;
+    t.add("run", &R::run, "Run directory").commands(kSample);
+    t.add("out", &R::out,
+          "Output: FILE.png (image grid, or scatter of 2-D points) | FILE.csv (points)")
+        .commands(kSample);
+    t.add("n", &R::n, "Number of samples").min(1).commands(kSample);
+    t.add("seed", &R::seed, "Random seed").commands(kSample);
+    t.add("no_ema", &R::no_ema, "Use the raw weights, not the EMA").commands(kSample);
+    return t;
+  }();
+  return table;
+}
+
+const OptionTable<EvalRequest>& eval_option_table() {
+  static const OptionTable<EvalRequest> table = [] {
+    OptionTable<EvalRequest> t("eval");
+    using R = EvalRequest;
+    t.add("run", &R::run, "Run directory").commands(kEval);
+    t.add("batch", &R::batch, "Evaluation batch size").min(1).commands(kEval);
+    t.add("max_batches", &R::max_batches, "Evaluate this many batches (0: all)")
+        .min(0)
+        .commands(kEval);
+    t.add("seed", &R::seed, "Seed of the evaluation noise").commands(kEval);
+    t.add("fid", &R::fid,
+          "Classifier-FID of samples against the test split (mnist / fashion-mnist runs; the "
+          "classifier is trained once and cached in the data root)")
+        .commands(kEval);
+    t.add("fid_samples", &R::fid_samples, "Samples for the FID").min(2).commands(kEval);
+    return t;
+  }();
+  return table;
+}
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& e) {
+  return s.size() > e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;
+}
+
+}  // namespace
+
+std::string sample_run(const SampleRequest& r, const json& overrides) {
+  sample_option_table().validate(r);
+  const RunConfig c = with_overrides(load_run_config(r.run), overrides, kSample);
+  apply_threads(c.runtime.threads, c.runtime.blas_threads);
+  const bool csv = ends_with(r.out, ".csv"), png = ends_with(r.out, ".png");
+  const bool images = c.data_shape.size() == 3;
+  const bool plane = c.data_shape == std::vector<int64_t>{2};
+  const std::string where = option_ref("sample", "out");
+  if (images && !png)
+    throw Error("sample: run " + r.run + " models images: write them to " + where + " FILE.png");
+  if (!images && !(csv || (png && plane)))
+    throw Error("sample: run " + r.run + " models points: write them to " + where + " FILE.csv" +
+                (plane ? " or FILE.png (scatter)" : ""));
+  auto model = load_trained_model(c, r.run, !r.no_ema);
+  model->keep_training_data(data::load_data(c.data).train.x);
+  at::Tensor s = draw_samples(*model, r.n, r.seed);
+  if (csv) {
+    write_csv(r.out, s);
+  } else if (!images) {
+    io::write_png(r.out, io::scatter_image({s}));
+  } else {
+    const int64_t nrow = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(r.n))));
+    io::write_png(r.out, io::image_grid(s, nrow));
+  }
+  return r.out;
+}
+
+json eval_run(const EvalRequest& r, const json& overrides,
+              const std::function<void(const std::string&)>& log) {
+  eval_option_table().validate(r);
+  const RunConfig c = with_overrides(load_run_config(r.run), overrides, kEval);
+  apply_threads(c.runtime.threads, c.runtime.blas_threads);
+  data::Splits splits = data::load_data(c.data);
+  auto model = load_trained_model(c, r.run, true);
+  model->keep_training_data(splits.train.x);
+  json out = evaluation(*model, c, splits.test, r.batch, r.max_batches, r.seed);
+  for (const auto& [key, value] : overrides.items()) out[key] = value;  // e.g. iwae_k, T
+  if (r.fid) out["classifier_fid"] = fid_metric(*model, c, splits.test, r.fid_samples, r.seed, log);
+  out["run"] = r.run;
+  return out;
+}
+
+}  // namespace deepgen::run

@@ -1,0 +1,92 @@
+// One run from configuration to report.
+#include "deepgen/run/train.h"
+
+#include "deepgen/core/rng.h"
+#include "deepgen/core/runtime.h"
+#include "deepgen/dist/comm.h"
+#include "deepgen/io/files.h"
+#include "deepgen/run/model.h"
+#include "deepgen/run/outputs.h"
+#include "deepgen/run/run_dir.h"
+
+namespace deepgen::run {
+
+namespace {
+
+int64_t parameter_count(torch::nn::Module& m) {
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s;
+  for (int64_t d : shape) s += (s.empty() ? "" : "x") + std::to_string(d);
+  return s;
+}
+
+// What the data decide: the sample shape, then the family's data-dependent options.
+std::vector<std::string> adapt_to_data(RunConfig& c, const data::Dataset& train) {
+  const train::Family& f = family_of(c);
+  c.data_shape = train.sample_shape();
+  std::vector<std::string> notes = f.adapt(c.model_options, train, c.train);
+  c.model_options = f.resolve(c.model_options, c.data_shape);
+  return notes;
+}
+
+}  // namespace
+
+train::Outcome train_run(TrainRun run, const TrainHooks& hooks) {
+  RunConfig& c = run.config;
+  const dist::WorldEnv env = dist::world_from_env();
+  const bool lead = env.rank == 0;
+  auto log = [&](const std::string& line) {
+    if (lead && hooks.log) hooks.log(line);
+  };
+  const ThreadSettings threads =
+      apply_threads(c.runtime.threads, c.runtime.blas_threads, env.local_world);
+  const c10::Device device = resolve_device(c.runtime.device, env.local_rank);
+  data::Splits splits = data::load_data(c.data);
+  for (const auto& note : adapt_to_data(c, splits.train)) log(note);
+  seed_global(c.train.seed);
+  auto model = make_model(c);
+  model->module().to(device);
+  model->keep_training_data(splits.train.x);
+  c.train.run_dir = run.run_dir;
+  c.train.device = device;
+  c.train.resume = run.resume;
+  const RunDir dir(run.run_dir);
+  if (lead) {
+    io::make_dirs(run.run_dir);
+    io::write_file_atomic(dir.config(), to_json(c).dump(2) + "\n");
+  }
+  if (env.world > 1) {
+    if (run.dist_timeout_s <= 0)
+      throw Error("the data-parallel timeout must be a positive number of seconds");
+    c.train.comm = dist::join(env, device, std::chrono::seconds(run.dist_timeout_s));
+  }
+  const std::string ranks =
+      env.world > 1 ? " as " + std::to_string(env.world) + " data-parallel ranks" : "";
+  log("training " + c.model + " (" + std::to_string(parameter_count(model->module())) +
+      " parameters) on " + c.data.spec + " (" + std::to_string(splits.train.size()) + " train / " +
+      std::to_string(splits.test.size()) + " test, " + shape_text(c.data_shape) + ") on " +
+      device.str() + ranks + " with " + std::to_string(threads.intra_op) + " intra-op + " +
+      std::to_string(threads.blas) + " BLAS thread(s)" + (env.world > 1 ? " each" : ""));
+  const train::TrainResult r =
+      train::train(*model, splits.train, &splits.test, c.train,
+                   hooks.callbacks ? hooks.callbacks(lead) : train::TrainCallbacks{});
+  if (r.outcome == train::Outcome::interrupted) {
+    log("interrupted at step " + std::to_string(r.step) +
+        "; checkpoint saved. Continue with: deepgen train --out " + run.run_dir + " --resume");
+    return r.outcome;
+  }
+  if (!lead) return r.outcome;
+  auto trained = load_trained_model(c, run.run_dir, true);
+  trained->keep_training_data(splits.train.x);
+  write_outputs(*trained, c, splits, run.run_dir);
+  write_report(run.run_dir);
+  log("done: " + dir.report());
+  return r.outcome;
+}
+
+}  // namespace deepgen::run

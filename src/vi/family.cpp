@@ -1,0 +1,46 @@
+// The VAE described once for the run layer and the CLI.
+#include "deepgen/vi/family.h"
+
+namespace deepgen::vi {
+
+namespace {
+
+// Points are unbounded: no sigmoid on the decoder's mean.
+VaeOptions base(const train::Shape& shape) {
+  VaeOptions o(shape);
+  if (shape.size() != 3) o.mean_activation("identity");
+  return o;
+}
+
+// Per-example q needs the training-set size; variational EM (MATH 1.2) takes the whole set
+// every step, so the trainer's batch is that size.
+std::vector<std::string> adapt(nlohmann::json& given, const data::Dataset& train,
+                               train::TrainOptions& trainer) {
+  const std::string inference = given.value("inference", VaeOptions().inference());
+  std::vector<std::string> notes;
+  if (inference != "amortized") given["num_points"] = train.size();
+  if (inference == "full" && trainer.batch != train.size()) {
+    trainer.batch = train.size();
+    notes.push_back("vae: " + option_ref("vae", "inference") +
+                    " full fits every example's q at every step (variational EM): " +
+                    option_ref("train", "batch") + " is the training-set size, " +
+                    std::to_string(train.size()));
+  }
+  return notes;
+}
+
+}  // namespace
+
+const train::Family& vae_family() {
+  static const train::Family family = [] {
+    train::Family f = train::describe<VaeOptions>(
+        "vae", "Variational autoencoder (MATH 1.4): encoder or per-example q, ELBO or IWAE",
+        "nats per example", vae_option_table(), base, [](const VaeOptions& o) { validate(o); },
+        [](VaeOptions o) { return std::make_unique<VaeModel>(std::move(o)); });
+    f.adapt = adapt;
+    return f;
+  }();
+  return family;
+}
+
+}  // namespace deepgen::vi
