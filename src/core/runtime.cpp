@@ -5,6 +5,9 @@
 #include <malloc.h>
 #endif
 
+#include <ATen/Version.h>
+
+#include <fstream>
 #include <thread>
 
 #include "deepgen/core/error.h"
@@ -52,7 +55,46 @@ int physical_cores() {
   return hw == 0 ? 1 : static_cast<int>(hw);
 }
 
+// The value after `key` on its line of `text`, or "unknown".
+std::string field(const std::string& text, const std::string& key) {
+  const size_t at = text.find(key);
+  if (at == std::string::npos) return "unknown";
+  const size_t begin = at + key.size(), end = text.find('\n', begin);
+  return text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return field(line, ": ");
+  return "unknown";
+}
+
+// oneDNN and OpenBLAS are looked up at run time, as the BLAS thread controls are: LibTorch may
+// be built without them.
+std::string onednn_isa() {
+  using Isa = int (*)();
+  using IsaName = const char* (*)(int);
+  auto isa = reinterpret_cast<Isa>(dlsym(RTLD_DEFAULT, "dnnl_get_effective_cpu_isa"));
+  auto name = reinterpret_cast<IsaName>(dlsym(RTLD_DEFAULT, "dnnl_cpu_isa2str"));
+  if (!isa) return "unknown";
+  if (!name) return std::to_string(isa());
+  const std::string n = name(isa());
+  return n.rfind("cpu_isa_", 0) == 0 ? n.substr(8) : n;
+}
+
+std::string openblas_core() {
+  using CoreName = const char* (*)();
+  auto core = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  return core ? core() : "unknown";
+}
+
 }  // namespace
+
+std::string cpu_kernels() {
+  return cpu_model() + "; aten " + field(at::show_config(), "CPU capability usage: ") +
+         "; onednn " + onednn_isa() + "; openblas " + openblas_core();
+}
 
 int blas_threads() {
   GetThreads get = blas_getter();

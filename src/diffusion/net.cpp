@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "deepgen/core/error.h"
+#include "deepgen/nn/blocks.h"
 #include "net_internal.h"
 
 namespace deepgen::diffusion {
@@ -67,11 +68,6 @@ at::Tensor GammaEmbeddingImpl::forward(const at::Tensor& gamma) {
   return torch::silu(l2_(torch::silu(l1_(timestep_embedding(t, dim_)))));
 }
 
-void zero_init(torch::nn::Module& m) {
-  torch::NoGradGuard no_grad;
-  for (auto& p : m.parameters()) p.zero_();
-}
-
 }  // namespace detail
 
 namespace {
@@ -88,7 +84,7 @@ class EpsMlp : public EpsNetwork {
       conds_.push_back(register_module("cond" + std::to_string(i), torch::nn::Linear(h, h)));
     }
     out_ = register_module("out", torch::nn::Linear(h, d));
-    detail::zero_init(*out_);
+    nn::zero_init(*out_);
   }
   at::Tensor forward(const at::Tensor& z, const at::Tensor& gamma) override {
     auto c = embed_(gamma);

@@ -22,9 +22,6 @@ class GammaEmbeddingImpl : public torch::nn::Module {
 };
 TORCH_MODULE(GammaEmbedding);
 
-// Zero-initialised output layers make each residual block start as the identity.
-void zero_init(torch::nn::Module& m);
-
 std::shared_ptr<EpsNetwork> make_unet(const EpsNetOptions& options);
 
 }  // namespace deepgen::diffusion::detail

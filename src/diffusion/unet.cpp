@@ -1,68 +1,37 @@
 // The image ε-network: VDM's ScoreUNet (App. B) generalised to several resolution levels. One
 // level is the paper's net (every block at full resolution); more levels halve the resolution
 // between levels, which is what makes it practical on a CPU.
-#include <torch/nn/functional/upsampling.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/normalization.h>
 
 #include <cmath>
-#include <numeric>
 
+#include "deepgen/nn/blocks.h"
 #include "net_internal.h"
 
 namespace deepgen::diffusion::detail {
 
 namespace {
 
-torch::nn::GroupNorm group_norm(int64_t c) {
-  return torch::nn::GroupNorm(torch::nn::GroupNormOptions(std::gcd<int64_t>(c, 8), c));
+// VDM's block (App. B): the conditioning projection "cond" has no bias and starts at zero with
+// the second convolution, so every block starts as its skip; dropout before that convolution.
+nn::ResBlock res_block(int64_t in, int64_t out, int64_t cond, double dropout) {
+  return nn::ResBlock(nn::ResBlockOptions(in, out, cond)
+                          .projection("cond")
+                          .projection_bias(false)
+                          .zero_init(true)
+                          .dropout(dropout));
 }
-
-torch::nn::Conv2d conv3(int64_t in, int64_t out, int64_t stride = 1) {
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1));
-}
-
-// GN, SiLU, conv, + projection of the conditioning, GN, SiLU, dropout, zero-initialised conv.
-class ResBlockImpl : public torch::nn::Module {
- public:
-  ResBlockImpl(int64_t in, int64_t out, int64_t cond, double dropout) {
-    norm1_ = register_module("norm1", group_norm(in));
-    conv1_ = register_module("conv1", conv3(in, out));
-    cond_ =
-        register_module("cond", torch::nn::Linear(torch::nn::LinearOptions(cond, out).bias(false)));
-    norm2_ = register_module("norm2", group_norm(out));
-    drop_ = register_module("dropout", torch::nn::Dropout(dropout));
-    conv2_ = register_module("conv2", conv3(out, out));
-    zero_init(*cond_);
-    zero_init(*conv2_);
-    if (in != out)
-      skip_ = register_module("skip", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1)));
-  }
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& c) {
-    auto h = conv1_(torch::silu(norm1_(x)));
-    h = h + cond_(c).unsqueeze(-1).unsqueeze(-1);
-    h = conv2_(drop_(torch::silu(norm2_(h))));
-    return (skip_ ? skip_(x) : x) + h;
-  }
-
- private:
-  torch::nn::GroupNorm norm1_{nullptr}, norm2_{nullptr};
-  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, skip_{nullptr};
-  torch::nn::Linear cond_{nullptr};
-  torch::nn::Dropout drop_{nullptr};
-};
-TORCH_MODULE(ResBlock);
 
 // Single-head self-attention over all positions, zero-initialised output projection.
 class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(int64_t c) {
-    norm_ = register_module("norm", group_norm(c));
+    norm_ = register_module("norm", nn::group_norm(c));
     qkv_ = register_module("qkv", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, 3 * c, 1)));
     proj_ = register_module("proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, c, 1)));
-    zero_init(*proj_);
+    nn::zero_init(*proj_);
   }
   at::Tensor forward(const at::Tensor& x) {
     const auto b = x.size(0), c = x.size(1);
@@ -87,37 +56,37 @@ class EpsUNet : public EpsNetwork {
     const int64_t p2 = o.patch * o.patch;
     const int64_t in = p2 * o.data_shape[0] * (1 + 2 * static_cast<int64_t>(o.fourier.size()));
     embed_ = register_module("embed", GammaEmbedding(ch[0], o.gamma_min, o.gamma_max));
-    conv_in_ = register_module("conv_in", conv3(in, ch[0]));
+    conv_in_ = register_module("conv_in", nn::conv3(in, ch[0]));
     std::vector<int64_t> skips{ch[0]};
     int64_t cur = ch[0];
     for (int64_t i = 0; i < levels; ++i) {
       for (int64_t b = 0; b < o.blocks; ++b) {
-        down_->push_back(ResBlock(cur, ch[i], cond, o.dropout));
+        down_->push_back(res_block(cur, ch[i], cond, o.dropout));
         skips.push_back(cur = ch[i]);
       }
       if (i + 1 < levels) {
-        downsample_->push_back(conv3(cur, cur, 2));
+        downsample_->push_back(nn::conv3(cur, cur, 2));
         skips.push_back(cur);
       }
     }
-    mid1_ = register_module("mid1", ResBlock(cur, cur, cond, o.dropout));
+    mid1_ = register_module("mid1", res_block(cur, cur, cond, o.dropout));
     if (o.attention) attn_ = register_module("attn", Attention(cur));
-    mid2_ = register_module("mid2", ResBlock(cur, cur, cond, o.dropout));
+    mid2_ = register_module("mid2", res_block(cur, cur, cond, o.dropout));
     for (int64_t i = levels - 1; i >= 0; --i) {
       for (int64_t b = 0; b <= o.blocks; ++b) {
-        up_->push_back(ResBlock(cur + skips.back(), ch[i], cond, o.dropout));
+        up_->push_back(res_block(cur + skips.back(), ch[i], cond, o.dropout));
         skips.pop_back();
         cur = ch[i];
       }
-      if (i > 0) upsample_->push_back(conv3(cur, cur));
+      if (i > 0) upsample_->push_back(nn::conv3(cur, cur));
     }
     register_module("down", down_);
     register_module("downsample", downsample_);
     register_module("up", up_);
     register_module("upsample", upsample_);
-    norm_out_ = register_module("norm_out", group_norm(cur));
-    conv_out_ = register_module("conv_out", conv3(cur, p2 * o.data_shape[0]));
-    zero_init(*conv_out_);
+    norm_out_ = register_module("norm_out", nn::group_norm(cur));
+    conv_out_ = register_module("conv_out", nn::conv3(cur, p2 * o.data_shape[0]));
+    nn::zero_init(*conv_out_);
   }
 
   at::Tensor forward(const at::Tensor& z, const at::Tensor& gamma) override {
@@ -130,7 +99,7 @@ class EpsUNet : public EpsNetwork {
     size_t block = 0;
     for (int64_t i = 0; i < levels; ++i) {
       for (int64_t b = 0; b < o_.blocks; ++b)
-        skips.push_back(h = down_->at<ResBlockImpl>(block++).forward(h, c));
+        skips.push_back(h = down_->at<nn::ResBlockImpl>(block++).forward(h, c));
       if (i + 1 < levels) skips.push_back(h = downsample_[i]->as<torch::nn::Conv2d>()->forward(h));
     }
     h = mid1_(h, c);
@@ -139,15 +108,11 @@ class EpsUNet : public EpsNetwork {
     block = 0;
     for (int64_t i = levels - 1; i >= 0; --i) {
       for (int64_t b = 0; b <= o_.blocks; ++b) {
-        h = up_->at<ResBlockImpl>(block++).forward(torch::cat({h, skips.back()}, 1), c);
+        h = up_->at<nn::ResBlockImpl>(block++).forward(torch::cat({h, skips.back()}, 1), c);
         skips.pop_back();
       }
       if (i > 0) {
-        namespace F = torch::nn::functional;
-        h = F::interpolate(h, F::InterpolateFuncOptions()
-                                  .scale_factor(std::vector<double>{2, 2})
-                                  .mode(torch::kNearest));
-        h = upsample_[levels - 1 - i]->as<torch::nn::Conv2d>()->forward(h);
+        h = upsample_[levels - 1 - i]->as<torch::nn::Conv2d>()->forward(nn::upsample2(h));
       }
     }
     auto out = conv_out_(torch::silu(norm_out_(h)));
@@ -160,7 +125,7 @@ class EpsUNet : public EpsNetwork {
   GammaEmbedding embed_{nullptr};
   torch::nn::Conv2d conv_in_{nullptr}, conv_out_{nullptr};
   torch::nn::ModuleList down_, downsample_, up_, upsample_;
-  ResBlock mid1_{nullptr}, mid2_{nullptr};
+  nn::ResBlock mid1_{nullptr}, mid2_{nullptr};
   Attention attn_{nullptr};
   torch::nn::GroupNorm norm_out_{nullptr};
 };

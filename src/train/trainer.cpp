@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "data_parallel.h"
 #include "deepgen/core/error.h"
 #include "deepgen/core/rng.h"
 #include "deepgen/data/loader.h"
@@ -11,7 +12,6 @@
 #include "deepgen/io/metrics.h"
 #include "deepgen/train/checkpoint.h"
 #include "deepgen/train/ema.h"
-#include "deepgen/train/flat_adam.h"
 
 namespace deepgen::train {
 
@@ -41,16 +41,15 @@ class Window {
     }
     ++count_;
   }
-  // Means over the window; the loss is already the ranks' mean, the parts are reduced here
-  // (every rank logs the same parts in the same order, so one all-reduce serves them all).
-  io::MetricRow mean(dist::Communicator& comm) const {
+  // Means over the window; the loss is already the ranks' mean, the parts are averaged over
+  // ranks here (every rank logs the same parts in the same order, so one reduction serves all).
+  io::MetricRow mean(DataParallel& parallel) const {
     io::MetricRow row{{"loss", loss_sum_ / count_}};
     if (parts_.empty()) return row;
     std::vector<at::Tensor> sums;
     for (const auto& [name, sum] : parts_) sums.push_back(sum.to(at::kDouble).reshape({1}));
     at::Tensor all = at::cat(sums).cpu();
-    comm.allreduce_sum({all});
-    all.div_(comm.world() * count_);
+    parallel.average(all, count_);
     int64_t i = 0;
     for (const auto& [name, sum] : parts_) row[name] = all[i++].item<double>();
     return row;
@@ -78,11 +77,6 @@ void check_options(const TrainOptions& o, const data::Dataset& train_data) {
   validate(o.optimizer);
 }
 
-// Every rank draws its own noise; rank 0's stream is the single-process one.
-uint64_t rank_seed(uint64_t seed, int rank) {
-  return rank == 0 ? seed : mix_seed(seed, 0x7a4b0000ULL + static_cast<uint64_t>(rank));
-}
-
 class Run {
  public:
   Run(GenerativeModel& model, const data::Dataset& train_data, const data::Dataset* test_data,
@@ -93,13 +87,11 @@ class Run {
         test_data_(test_data),
         o_(o),
         cb_(cb),
-        comm_(o.comm ? o.comm : dist::single_process()),
-        writer_(comm_->rank() == 0),
-        sampler_(train_data.size(), o.batch, o.seed, comm_->rank(), comm_->world()) {
+        parallel_(o.comm, o.bucket_elems, cb),
+        sampler_(train_data.size(), o.batch, o.seed, parallel_.rank(), parallel_.world()) {
     total_ = o.steps > 0 ? o.steps : o.epochs * sampler_.batches_per_epoch();
     optimizer_ = make_optimizer(o.optimizer, module_);
-    flat_ = dynamic_cast<FlatAdam*>(optimizer_.get());
-    if (comm_->world() > 1) check_data_parallel();
+    parallel_.attach(model_, *optimizer_);
     if (o.ema_decay > 0) ema_ = std::make_unique<Ema>(module_, o.ema_decay);
   }
 
@@ -110,7 +102,7 @@ class Run {
     const auto t0 = Clock::now();
     const int64_t first = step_;
     while (step_ < total_) {
-      if (stop_requested()) return interrupt();
+      if (parallel_.stop_requested()) return interrupt();
       train_step();
       report_progress(t0, first);
       if (step_ % o_.log_every == 0 || step_ == total_) log_row(t0, first);
@@ -127,63 +119,19 @@ class Run {
   void start() {
     const std::string metrics = metrics_path(o_.run_dir);
     CheckpointState s;
-    if (o_.resume && writer_)
+    if (o_.resume && parallel_.writer())
       s = load_checkpoint(checkpoint_path(o_.run_dir), module_, ema_.get(), *optimizer_);
-    if (comm_->world() > 1) broadcast_state(s);
+    parallel_.broadcast_state(module_, ema_.get());
     if (o_.resume) {
+      parallel_.share_checkpoint(s, o_.seed);
       step_ = s.step;
       set_global_rng_state(s.rng);
-      if (writer_) io::truncate_metrics(metrics, static_cast<double>(step_));
+      if (parallel_.writer()) io::truncate_metrics(metrics, static_cast<double>(step_));
       message("resumed from step " + std::to_string(step_) + " of " + std::to_string(total_));
     } else {
-      seed_global(rank_seed(mix_seed(o_.seed, 1), comm_->rank()));
-      if (writer_) std::filesystem::remove(metrics);
+      seed_global(parallel_.rank_seed(mix_seed(o_.seed, 1)));
+      if (parallel_.writer()) std::filesystem::remove(metrics);
     }
-  }
-
-  void check_data_parallel() {
-    const std::string blocker = model_.data_parallel_blocker();
-    if (!blocker.empty()) throw Error("data-parallel training (WORLD_SIZE > 1): " + blocker);
-    if (!flat_)
-      throw Error(
-          "data-parallel training needs the parameters in one buffer (one dtype and device)");
-  }
-
-  // Rank 0's model, EMA, optimiser state, step and every rank's random state (on resume) reach
-  // every rank, so all ranks start the same and each continues its own noise stream.
-  void broadcast_state(CheckpointState& s) {
-    std::vector<at::Tensor> tensors{flat_->flat().values()};
-    for (const at::Tensor& b : module_.buffers()) tensors.push_back(b);
-    if (ema_)
-      for (const at::Tensor& t : ema_->shadow()) tensors.push_back(t);
-    for (const at::Tensor& t : flat_->state_tensors()) tensors.push_back(t);
-    torch::NoGradGuard no_grad;
-    comm_->broadcast(tensors);
-    if (!o_.resume) return;
-    at::Tensor ranks;  // rank 0's checkpoint: (saved world, generator state bytes)
-    if (writer_) ranks = s.rng_ranks.defined() ? s.rng_ranks : s.rng.unsqueeze(0);
-    at::Tensor head = torch::tensor(
-        {s.step, writer_ ? ranks.size(0) : int64_t{0}, writer_ ? ranks.size(1) : int64_t{0}});
-    comm_->broadcast({head});
-    s.step = head[0].item<int64_t>();
-    const int64_t saved_world = head[1].item<int64_t>();
-    at::Tensor all =
-        writer_ ? ranks.contiguous() : at::empty({saved_world, head[2].item<int64_t>()}, at::kByte);
-    comm_->broadcast({all});
-    if (comm_->rank() < saved_world) {
-      s.rng = all[comm_->rank()].clone();
-      return;
-    }
-    seed_global(rank_seed(mix_seed(o_.seed, 1 + static_cast<uint64_t>(s.step)), comm_->rank()));
-    s.rng = global_rng_state();
-    message("the checkpoint has the random state of " + std::to_string(saved_world) +
-            " rank(s); this rank starts a fresh noise stream");
-  }
-
-  // With several ranks the flag is the reduced one of the last step, so all stop together.
-  bool stop_requested() {
-    if (comm_->world() > 1) return stop_all_;
-    return cb_.should_stop && cb_.should_stop();
   }
 
   void train_step() {
@@ -196,10 +144,10 @@ class Run {
     batch.step = step_;
     zero_grad(*optimizer_);
     LossOutput out = model_.train_loss(batch);
-    double loss = out.loss.item<double>();
-    if (comm_->world() == 1 && !std::isfinite(loss)) nan_error(loss);
+    const double local_loss = out.loss.item<double>();
     out.loss.backward();
-    if (comm_->world() > 1) loss = reduce_gradients(loss);
+    const double loss = parallel_.reduce(local_loss);  // the ranks' mean
+    if (!std::isfinite(loss)) nan_error(loss);         // on every rank at the same step
     if (o_.optimizer.grad_clip > 0)
       last_grad_norm_ = clip_grad_norm(*optimizer_, o_.optimizer.grad_clip);
     optimizer_->step();
@@ -209,23 +157,6 @@ class Run {
     window_.add(loss, out);
     ewma_loss_ = have_ewma_ ? 0.9 * ewma_loss_ + 0.1 * loss : loss;
     have_ewma_ = true;
-  }
-
-  // Averages the gradients over ranks (bucketed, one flat buffer) together with the loss and
-  // the stop flag: a non-finite loss on any rank makes the mean non-finite on every rank, so all
-  // ranks stop at the same step. Returns the ranks' mean loss.
-  double reduce_gradients(double loss) {
-    const bool stop = cb_.should_stop && cb_.should_stop();
-    at::Tensor scalars = torch::tensor({loss, stop ? 1.0 : 0.0}, at::kDouble);
-    const at::Tensor& grads = flat_->flat().grads();
-    std::vector<at::Tensor> bufs = dist::buckets(grads, o_.bucket_elems);
-    bufs.push_back(scalars);
-    comm_->allreduce_sum(bufs);
-    grads.div_(comm_->world());
-    stop_all_ = scalars[1].item<double>() > 0;
-    const double mean = scalars[0].item<double>() / comm_->world();
-    if (!std::isfinite(mean)) nan_error(mean);
-    return mean;
   }
 
   [[noreturn]] void nan_error(double loss) {
@@ -251,14 +182,14 @@ class Run {
   }
 
   void log_row(Clock::time_point t0, int64_t first) {
-    io::MetricRow row = window_.mean(*comm_);
+    io::MetricRow row = window_.mean(parallel_);
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     row["step"] = static_cast<double>(step_);
     row["epoch"] = static_cast<double>(sampler_.epoch_of(step_ - 1));
     row["lr"] = learning_rate(o_.optimizer, step_ - 1, total_);
     row["steps_per_sec"] = secs > 0 ? (step_ - first) / secs : 0.0;
     if (o_.optimizer.grad_clip > 0) row["grad_norm"] = last_grad_norm_;
-    if (writer_) io::append_metrics(metrics_path(o_.run_dir), row);
+    if (parallel_.writer()) io::append_metrics(metrics_path(o_.run_dir), row);
     result_.last_metrics = row;
     window_.reset();
   }
@@ -268,26 +199,26 @@ class Run {
   void run_eval() {
     if (!test_data_) return;
     at::Tensor rng = global_rng_state();
-    seed_global(rank_seed(kEvalSeed, comm_->rank()));
+    seed_global(parallel_.rank_seed(kEvalSeed));
     std::map<std::string, double> m;
     {
       EmaScope scope(ema_.get(), module_);
       module_.eval();
-      m = evaluate(model_, *test_data_, o_.batch, o_.device, o_.eval_batches, comm_.get());
+      m = evaluate(model_, *test_data_, o_.batch, o_.device, o_.eval_batches, &parallel_.comm());
       module_.train();
     }
     set_global_rng_state(rng);
     io::MetricRow row{{"step", static_cast<double>(step_)}};
     result_.test_metrics.clear();
     for (const auto& [k, v] : m) row["test/" + k] = result_.test_metrics["test/" + k] = v;
-    if (writer_) io::append_metrics(metrics_path(o_.run_dir), row);
+    if (parallel_.writer()) io::append_metrics(metrics_path(o_.run_dir), row);
   }
 
   // Every rank takes part (its random state goes into the checkpoint); rank 0 writes.
   void save(const std::string& what) {
     CheckpointState state{step_, global_rng_state(), {}};
-    if (comm_->world() > 1) state.rng_ranks = comm_->allgather(state.rng);
-    if (!writer_) return;
+    state.rng_ranks = parallel_.gather_rng(state.rng);
+    if (!parallel_.writer()) return;
     save_weights(weights_path(o_.run_dir), module_);
     if (ema_) {
       EmaScope scope(ema_.get(), module_);
@@ -314,15 +245,13 @@ class Run {
   const data::Dataset* test_data_;
   const TrainOptions& o_;
   const TrainCallbacks& cb_;
-  std::shared_ptr<dist::Communicator> comm_;
-  bool writer_;  // rank 0: the one that writes files
+  DataParallel parallel_;  // what the ranks exchange; trivial with one process
   data::BatchSampler sampler_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
-  FlatAdam* flat_ = nullptr;  // optimizer_ when it is the flat one
   std::unique_ptr<Ema> ema_;
   int64_t total_ = 0, step_ = 0;
   double ewma_loss_ = 0.0, last_grad_norm_ = 0.0;
-  bool have_ewma_ = false, stop_all_ = false;
+  bool have_ewma_ = false;
   Window window_;
   TrainResult result_;
 };

@@ -52,6 +52,14 @@ TEST(Runtime, UnknownDevicesThrow) {
   EXPECT_NE(error_message("bogus").find("bogus"), std::string::npos);
 }
 
+TEST(Runtime, CpuKernelsNamesEveryPart) {
+  const std::string d = cpu_kernels();
+  for (const char* part : {"; aten ", "; onednn ", "; openblas "})
+    EXPECT_NE(d.find(part), std::string::npos) << d;
+  EXPECT_EQ(d.find('\n'), std::string::npos) << d;  // one line, for fixtures and logs
+  EXPECT_EQ(cpu_kernels(), d);
+}
+
 TEST(Runtime, ApplyThreadsSetsBothPools) {
   const int before = at::get_num_threads();
   const ThreadSettings s = apply_threads(1);

@@ -33,4 +33,11 @@ int blas_threads();  // -1 when the BLAS library exposes no thread control
 // VAE step, 1.6x its step time). No-op on other C libraries. Call once, at start-up.
 void tune_allocator();
 
+// The CPU and the instruction sets LibTorch's float kernels run on here: ATen's vectorised ops,
+// oneDNN's convolutions and OpenBLAS's matrix products each pick theirs at run time, e.g.
+// "AMD EPYC; aten AVX2; onednn avx512_core_bf16; openblas Cooperlake". Float results can differ in
+// their last bits between machines whose descriptions differ (other vector widths sum in another
+// order); a part that cannot be queried reads "unknown".
+std::string cpu_kernels();
+
 }  // namespace deepgen

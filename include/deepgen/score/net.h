@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "deepgen/nn/blocks.h"
 #include "deepgen/nn/mlp.h"
 
 namespace deepgen::score {
@@ -29,24 +30,10 @@ class ScoreMLPImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ScoreMLP);
 
-// One residual block: GroupNorm → SiLU → conv3×3, plus the σ embedding projected to the
-// channels and added to the features (as in DDPM's U-Net), then GroupNorm → SiLU → conv3×3.
-class ResBlockImpl : public torch::nn::Module {
- public:
-  ResBlockImpl(int64_t in, int64_t out, int64_t embed);
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& embedding);
-
- private:
-  torch::nn::GroupNorm norm1_{nullptr}, norm2_{nullptr};
-  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, skip_{nullptr};
-  torch::nn::Linear project_{nullptr};
-};
-TORCH_MODULE(ResBlock);
-
 // Images (B, C, H, W) with H, W divisible by 4: a small U-Net, two stride-2 downsamplings and
 // two nearest-neighbour upsamplings with skip connections, widths channels = {c0, c1}. The input
 // is mapped to 2x − 1 (NCSN's convention for data in [0, 1]); σ enters through an MLP embedding
-// of log σ added in every block. Output divided by σ.
+// of log σ added in every residual block (nn/blocks.h, as in DDPM's U-Net). Output divided by σ.
 class ScoreUNetImpl : public torch::nn::Module {
  public:
   ScoreUNetImpl(std::vector<int64_t> image, std::vector<int64_t> channels);
@@ -55,7 +42,7 @@ class ScoreUNetImpl : public torch::nn::Module {
  private:
   torch::nn::Linear embed1_{nullptr}, embed2_{nullptr};
   torch::nn::Conv2d in_{nullptr}, down1_{nullptr}, down2_{nullptr}, out_{nullptr};
-  ResBlock block0_{nullptr}, block1_{nullptr}, middle_{nullptr}, up1_{nullptr}, up0_{nullptr};
+  nn::ResBlock block0_{nullptr}, block1_{nullptr}, middle_{nullptr}, up1_{nullptr}, up0_{nullptr};
   torch::nn::GroupNorm out_norm_{nullptr};
 };
 TORCH_MODULE(ScoreUNet);
