@@ -11,26 +11,32 @@ namespace deepgen::diffusion {
 
 void validate(const EpsNetOptions& o) {
   if (o.architecture == "mlp") {
-    if (o.hidden <= 0 || o.layers <= 0) throw Error("vdm: --hidden and layers must be positive");
+    if (o.hidden <= 0 || o.layers <= 0)
+      throw Error("vdm: " + option_ref("vdm", "hidden") + " and " + option_ref("vdm", "layers") +
+                  " must be positive");
     return;
   }
   if (o.architecture != "unet")
-    throw Error("vdm: unknown --arch '" + o.architecture + "': use unet (images) or mlp (points)");
+    throw Error("vdm: " + option_ref("vdm", "architecture") + " '" + o.architecture +
+                "' is unknown: use unet (images) or mlp (points)");
   if (o.data_shape.size() != 3)
-    throw Error("vdm: --arch unet needs image data (C, H, W); use --arch mlp for points");
-  if (o.channels.empty()) throw Error("vdm: --channels needs at least one level");
+    throw Error("vdm: " + option_ref("vdm", "architecture") +
+                " unet needs image data (C, H, W); use mlp for points");
+  if (o.channels.empty())
+    throw Error("vdm: " + option_ref("vdm", "channels") + " needs at least one level");
   for (int64_t c : o.channels)
-    if (c <= 0) throw Error("vdm: --channels must be positive");
-  if (o.blocks < 1) throw Error("vdm: --blocks must be >= 1");
-  if (o.patch < 1) throw Error("vdm: --patch must be >= 1");
+    if (c <= 0) throw Error("vdm: " + option_ref("vdm", "channels") + " must be positive");
+  if (o.blocks < 1) throw Error("vdm: " + option_ref("vdm", "blocks") + " must be >= 1");
+  if (o.patch < 1) throw Error("vdm: " + option_ref("vdm", "patch") + " must be >= 1");
   const int64_t factor = o.patch * (int64_t{1} << (o.channels.size() - 1));
   if (o.data_shape[1] % factor != 0 || o.data_shape[2] % factor != 0)
-    throw Error("vdm: a " + std::to_string(o.channels.size()) + "-level U-Net with --patch " +
-                std::to_string(o.patch) + " needs a height and width divisible by " +
-                std::to_string(factor) +
-                ": use fewer --channels levels, a smaller --patch or "
-                "--image-size");
-  if (!(o.dropout >= 0 && o.dropout < 1)) throw Error("vdm: --dropout must be in [0, 1)");
+    throw Error("vdm: a " + std::to_string(o.channels.size()) + "-level U-Net with " +
+                option_ref("vdm", "patch") + " " + std::to_string(o.patch) +
+                " needs a height and width divisible by " + std::to_string(factor) +
+                ": use fewer " + option_ref("vdm", "channels") + " levels, a smaller " +
+                option_ref("vdm", "patch") + " or " + option_ref("data", "image_size"));
+  if (!(o.dropout >= 0 && o.dropout < 1))
+    throw Error("vdm: " + option_ref("vdm", "dropout") + " must be in [0, 1)");
 }
 
 at::Tensor fourier_features(const at::Tensor& z, const std::vector<int64_t>& exponents) {

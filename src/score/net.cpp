@@ -30,12 +30,14 @@ at::Tensor ScoreMLPImpl::forward(const at::Tensor& x, const at::Tensor& sigma) {
 void validate_unet(const std::vector<int64_t>& image, const std::vector<int64_t>& channels) {
   if (image.size() != 3) throw Error("score: the U-Net takes images {C, H, W}");
   if (channels.size() != 2 || channels[0] <= 0 || channels[1] <= 0)
-    throw Error("score: --channels takes two positive widths (one per resolution), e.g. 16,32");
+    throw Error("score: " + option_ref("score", "channels") +
+                " takes two positive widths (one per resolution), e.g. 16,32");
   if (image[1] % 4 != 0 || image[2] % 4 != 0)
     throw Error(
         "score: the U-Net halves the image twice, so height and width must be multiples "
         "of 4, got " +
-        std::to_string(image[1]) + "x" + std::to_string(image[2]) + " (use --image-size)");
+        std::to_string(image[1]) + "x" + std::to_string(image[2]) + " (resize with " +
+        option_ref("data", "image_size") + ")");
 }
 
 ScoreUNetImpl::ScoreUNetImpl(std::vector<int64_t> image, std::vector<int64_t> channels) {

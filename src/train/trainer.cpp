@@ -5,6 +5,7 @@
 
 #include "data_parallel.h"
 #include "deepgen/core/error.h"
+#include "deepgen/core/options.h"
 #include "deepgen/core/rng.h"
 #include "deepgen/data/loader.h"
 #include "deepgen/dist/comm.h"
@@ -12,6 +13,7 @@
 #include "deepgen/io/metrics.h"
 #include "deepgen/train/checkpoint.h"
 #include "deepgen/train/ema.h"
+#include "deepgen/train/options.h"
 
 namespace deepgen::train {
 
@@ -64,16 +66,14 @@ class Window {
 };
 
 void check_options(const TrainOptions& o, const data::Dataset& train_data) {
-  if (o.run_dir.empty()) throw Error("training needs a run directory (--out DIR)");
-  if (o.batch <= 0) throw Error("--batch must be positive");
-  if (o.steps < 0 || o.epochs < 0) throw Error("--steps and --epochs must be >= 0");
+  if (o.run_dir.empty()) throw Error("training needs a run directory (TrainOptions::run_dir)");
+  train_option_table().validate(o);
   if (o.steps == 0 && o.epochs == 0)
-    throw Error("set the training length: --steps N or --epochs N");
+    throw Error("set the training length: " + option_ref("train", "steps") + " N or " +
+                option_ref("train", "epochs") + " N");
   if (o.batch > train_data.size())
-    throw Error("--batch " + std::to_string(o.batch) + " exceeds the " +
+    throw Error(option_ref("train", "batch") + " " + std::to_string(o.batch) + " exceeds the " +
                 std::to_string(train_data.size()) + " training examples of " + train_data.name);
-  if (o.checkpoint_every <= 0 || o.log_every <= 0)
-    throw Error("--checkpoint-every and --log-every must be positive");
   validate(o.optimizer);
 }
 
@@ -164,8 +164,9 @@ class Run {
     std::string keep = io::file_exists(ckpt) ? "the last good checkpoint is kept at " + ckpt
                                              : "no checkpoint was written yet";
     throw Error("non-finite training loss (" + std::to_string(loss) + ") at step " +
-                std::to_string(step_ + 1) + "; training stopped and " + keep +
-                ". Lower --lr, set --grad-clip, or check the data for NaN/Inf");
+                std::to_string(step_ + 1) + "; training stopped and " + keep + ". Lower " +
+                option_ref("train", "lr") + ", set " + option_ref("train", "grad_clip") +
+                ", or check the data for NaN/Inf");
   }
 
   void report_progress(Clock::time_point t0, int64_t first) {
