@@ -77,6 +77,18 @@ bool parse_double(const std::string& t, double& v) {
       t, [](const std::string& s, size_t* n) { return std::stod(s, n); }, v);
 }
 
+// A comma-separated list, each item parsed by `parse`; `bad(form)` reports a bad item.
+template <class T, class Parse, class Bad>
+json parse_list(const std::string& text, Parse parse, Bad bad, const char* form) {
+  json out = json::array();
+  for (const auto& item : split(text)) {
+    T v{};
+    if (!parse(item, v)) return bad(form);
+    out.push_back(v);
+  }
+  return out;
+}
+
 }  // namespace
 
 json parse_value(const OptionSpec& spec, const std::string& flag, const std::string& text) {
@@ -98,24 +110,10 @@ json parse_value(const OptionSpec& spec, const std::string& flag, const std::str
     }
     case OptionType::text:
       return text;
-    case OptionType::integers: {
-      json out = json::array();
-      for (const auto& item : split(text)) {
-        int64_t v = 0;
-        if (!parse_integer(item, v)) return bad("comma-separated sizes like 400 or 512,256");
-        out.push_back(v);
-      }
-      return out;
-    }
-    case OptionType::numbers: {
-      json out = json::array();
-      for (const auto& item : split(text)) {
-        double v = 0;
-        if (!parse_double(item, v)) return bad("comma-separated numbers like 0.5,1");
-        out.push_back(v);
-      }
-      return out;
-    }
+    case OptionType::integers:
+      return parse_list<int64_t>(text, parse_integer, bad, "comma-separated sizes like 512,256");
+    case OptionType::numbers:
+      return parse_list<double>(text, parse_double, bad, "comma-separated numbers like 0.5,1");
   }
   return text;
 }

@@ -114,9 +114,7 @@ VdmOptions vdm_options_from_json(const std::string& text, std::vector<int64_t> d
   VdmOptions o;
   o.data_shape = std::move(data_shape);
   if (!is_image(o)) o.net.architecture = "mlp";
-  const nlohmann::json j = nlohmann::json::parse(text.empty() ? "{}" : text, nullptr, false);
-  if (j.is_discarded()) throw Error("vdm options: not valid JSON: " + text);
-  vdm_option_table().update(o, j);
+  o = vdm_option_table().parse(std::move(o), text);
   validate(o);
   return o;
 }

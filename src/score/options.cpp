@@ -87,10 +87,7 @@ void validate(const ScoreOptions& o) {
 std::string to_json(const ScoreOptions& o) { return score_option_table().to_json(o).dump(); }
 
 ScoreOptions score_options_from_json(const std::string& text, std::vector<int64_t> data_shape) {
-  ScoreOptions o(std::move(data_shape));
-  const nlohmann::json j = nlohmann::json::parse(text.empty() ? "{}" : text, nullptr, false);
-  if (j.is_discarded()) throw Error("score options: not valid JSON: " + text);
-  score_option_table().update(o, j);
+  ScoreOptions o = score_option_table().parse(ScoreOptions(std::move(data_shape)), text);
   validate(o);
   return o;
 }

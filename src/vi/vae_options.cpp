@@ -106,10 +106,7 @@ void validate(const VaeOptions& o) {
 std::string to_json(const VaeOptions& o) { return vae_option_table().to_json(o).dump(); }
 
 VaeOptions vae_options_from_json(const std::string& text, std::vector<int64_t> data_shape) {
-  VaeOptions o(std::move(data_shape));
-  const nlohmann::json j = nlohmann::json::parse(text.empty() ? "{}" : text, nullptr, false);
-  if (j.is_discarded()) throw Error("vae options: not valid JSON: " + text);
-  vae_option_table().update(o, j);
+  VaeOptions o = vae_option_table().parse(VaeOptions(std::move(data_shape)), text);
   validate(o);
   return o;
 }

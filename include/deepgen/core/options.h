@@ -148,6 +148,14 @@ class OptionTable {
     for (const auto& [key, value] : j.items()) find(key).set(o, value);
   }
 
+  // `o` with the keys of `text`, a JSON object ("" for none); bad JSON is an error.
+  O parse(O o, const std::string& text) const {
+    const nlohmann::json j = nlohmann::json::parse(text.empty() ? "{}" : text, nullptr, false);
+    if (j.is_discarded()) throw Error(section_ + " options: not valid JSON: " + text);
+    update(o, j);
+    return o;
+  }
+
   // The declared checks (choices, ranges); a family adds its cross-option rules after this.
   void validate(const O& o) const {
     for (const auto& e : entries_) {
