@@ -118,7 +118,8 @@ Splits load_toy(const std::string& name, const DataOptions& options) {
 // Held-out count: round(N · fraction), but at least one item each side once N >= 2.
 int64_t test_count(int64_t n, double fraction) {
   if (!(fraction >= 0 && fraction < 1)) {
-    throw Error("test fraction must be in [0, 1), got " + std::to_string(fraction));
+    throw Error(option_ref("data", "test_fraction") + " must be in [0, 1), got " +
+                std::to_string(fraction));
   }
   if (n < 2) return 0;
   const auto k = static_cast<int64_t>(std::llround(static_cast<double>(n) * fraction));

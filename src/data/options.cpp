@@ -16,7 +16,7 @@ OptionTable<DataOptions> make_table() {
   t.add("toy_train", &O::toy_train, "toy: points generated for the train split").min(1);
   t.add("toy_test", &O::toy_test, "toy: points generated for the test split").min(1);
   t.add("test_fraction", &O::test_fraction, "folder / csv: share held out as the test split")
-      .internal();
+      .min(0);
   t.add("seed", &O::seed, "Seed of toy generation and of the folder / csv split").flag("data-seed");
   return t;
 }

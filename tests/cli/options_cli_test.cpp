@@ -134,4 +134,23 @@ TEST(CliOptions, ValueOfTheWrongFormNamesTheFlag) {
                              "--attention expects true or false"));
 }
 
+// The option added end to end by one declaration: the test share of folder: / csv: data.
+TEST(CliOptions, TestFractionSplitsCsvData) {
+  TempDir dir;
+  const std::string csv = dir.file("points.csv");
+  {
+    std::ofstream out(csv);
+    for (int i = 0; i < 200; ++i) out << i * 0.01 << "," << (i % 7) * 0.1 << "\n";
+  }
+  const std::string run = dir.file("run");
+  Result r = deepgen({"train", "vae", "--data", "csv:" + csv, "--test-fraction", "0.25", "--out",
+                      run, "--steps", "2", "--batch", "10", "--latent", "1", "--threads", "1"});
+  ASSERT_TRUE(succeeded(r)) << describe(r);
+  EXPECT_EQ(json::parse(read_text(run + "/eval.json"))["examples"], 50);  // 0.25 of 200 rows
+  EXPECT_EQ(json::parse(read_text(run + "/config.json"))["data"]["test_fraction"], 0.25);
+  EXPECT_TRUE(one_line_error(deepgen({"train", "vae", "--data", "csv:" + csv, "--test-fraction",
+                                      "1", "--out", dir.file("b"), "--steps", "2"}),
+                             "--test-fraction must be in [0, 1)"));
+}
+
 }  // namespace
