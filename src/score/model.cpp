@@ -39,32 +39,58 @@ ScoreFn ScoreModel::at_sigma(double sigma) {
   return [this, s](const at::Tensor& x) { return score(x, at::full({x.size(0)}, s, x.options())); };
 }
 
-at::Tensor ScoreModel::method_loss(const at::Tensor& x) {
-  const auto& o = options_;
-  if (o.method() == "ncsn") {
-    const NoiseScoreFn net = [this](const at::Tensor& y, const at::Tensor& s) {
-      return score(y, s);
-    };
-    return ncsn_loss(net, x, sigmas_);
-  }
-  if (o.method() == "dsm") return dsm_loss(at_sigma(o.sigma()), x, o.sigma());
-  if (o.method() == "esm-kde") {
-    if (!kde_data_.defined())
-      throw Error("score: " + option_ref("score", "method") +
-                  " esm-kde regresses on the score of a kernel density of the training set; call "
-                  "keep_training_data(training data) first (the run layer does)");
-    if (kde_data_.device() != x.device()) kde_data_ = kde_data_.to(x.device());  // once
-    return esm_kde_loss(at_sigma(o.sigma()), x, kde_data_, o.sigma());
-  }
-  // ssm: sliced score matching on the data noised at σ (NCSN §3.1: noise makes it converge).
-  const at::Tensor noised = o.sigma() > 0 ? x + o.sigma() * at::randn_like(x) : x;
-  return ssm_loss(at_sigma(o.sigma()), noised, o.ssm_slices());
+at::Tensor ScoreModel::ncsn_objective(const at::Tensor& x) {
+  const NoiseScoreFn net = [this](const at::Tensor& y, const at::Tensor& s) { return score(y, s); };
+  return ncsn_loss(net, x, sigmas_);
 }
 
-// Metric name of the method's loss: esm_kde, dsm, ssm or ncsn.
-std::string ScoreModel::part_name() const {
-  return options_.method() == "esm-kde" ? "esm_kde" : options_.method();
+at::Tensor ScoreModel::dsm_objective(const at::Tensor& x) {
+  return dsm_loss(at_sigma(options_.sigma()), x, options_.sigma());
 }
+
+at::Tensor ScoreModel::esm_kde_objective(const at::Tensor& x) {
+  if (!kde_data_.defined())
+    throw Error("score: " + option_ref("score", "method") +
+                " esm-kde regresses on the score of a kernel density of the training set; call "
+                "keep_training_data(training data) first (the run layer does)");
+  if (kde_data_.device() != x.device()) kde_data_ = kde_data_.to(x.device());  // once
+  return esm_kde_loss(at_sigma(options_.sigma()), x, kde_data_, options_.sigma());
+}
+
+// Sliced score matching on the data noised at σ (NCSN §3.1: noise makes it converge).
+at::Tensor ScoreModel::ssm_objective(const at::Tensor& x) {
+  const double sigma = options_.sigma();
+  const at::Tensor noised = sigma > 0 ? x + sigma * at::randn_like(x) : x;
+  return ssm_loss(at_sigma(sigma), noised, options_.ssm_slices());
+}
+
+// The methods by name, with the metric each logs: a new method is its objective and one row.
+const std::vector<ScoreModel::Method>& ScoreModel::methods() {
+  static const std::vector<Method> table{
+      {"esm-kde", "esm_kde", &ScoreModel::esm_kde_objective},  // MATH 3.2a
+      {"dsm", "dsm", &ScoreModel::dsm_objective},              // MATH 3.2d
+      {"ssm", "ssm", &ScoreModel::ssm_objective},
+      {"ncsn", "ncsn", &ScoreModel::ncsn_objective},
+  };
+  return table;
+}
+
+std::vector<std::string> method_names() {
+  std::vector<std::string> names;
+  for (const auto& m : ScoreModel::methods()) names.push_back(m.name);
+  return names;
+}
+
+const ScoreModel::Method& ScoreModel::method() const {
+  for (const auto& m : methods())
+    if (m.name == options_.method()) return m;
+  throw Error("score: " + option_ref("score", "method") + " '" + options_.method() +
+              "' is unknown");
+}
+
+at::Tensor ScoreModel::method_loss(const at::Tensor& x) { return (this->*method().objective)(x); }
+
+std::string ScoreModel::part_name() const { return method().part; }
 
 train::LossOutput ScoreModel::loss(const at::Tensor& x) {
   at::Tensor l = method_loss(x);

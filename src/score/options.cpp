@@ -18,7 +18,7 @@ OptionTable<ScoreOptions> make_table() {
   const unsigned all = kTrain | kSample | kEval;  // sampling: eval draws samples of points too
   t.add("method", &O::method,
         "Score matching: esm-kde (MATH 3.2a) | dsm (3.2d) | ssm (sliced) | ncsn (a σ ladder)")
-      .choices({"esm-kde", "dsm", "ssm", "ncsn"});
+      .choices(method_names());
   t.add("sigma", &O::sigma,
         "dsm: noise std; esm-kde: kernel width; ssm: noise added first (0: clean data)")
       .min(0);

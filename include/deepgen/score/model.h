@@ -47,8 +47,16 @@ ScoreOptions score_options_from_json(const std::string& json, std::vector<int64_
 // Each option's own checks, then the rules across options; errors name options `score.key`.
 void validate(const ScoreOptions& options);
 
+std::vector<std::string> method_names();  // esm-kde, dsm, ssm, ncsn
+
 class ScoreModel : public train::GenerativeModel {
  public:
+  // A score-matching method: its name, the metric it logs, and its objective on a batch.
+  struct Method {
+    std::string name, part;
+    at::Tensor (ScoreModel::*objective)(const at::Tensor& x);
+  };
+  static const std::vector<Method>& methods();
   explicit ScoreModel(ScoreOptions options);
   std::string name() const override { return "score"; }
   torch::nn::Module& module() override { return *net_.ptr(); }
@@ -73,6 +81,11 @@ class ScoreModel : public train::GenerativeModel {
 
  private:
   at::Tensor method_loss(const at::Tensor& x);
+  at::Tensor esm_kde_objective(const at::Tensor& x);
+  at::Tensor dsm_objective(const at::Tensor& x);
+  at::Tensor ssm_objective(const at::Tensor& x);
+  at::Tensor ncsn_objective(const at::Tensor& x);
+  const Method& method() const;
   std::string part_name() const;
   ScoreFn at_sigma(double sigma);
   ScoreOptions options_;
