@@ -75,6 +75,21 @@ void check_extras(const CLI::App& cmd, const std::string& model) {
   }
 }
 
+// sample / eval: a training option of a model is named as such (it cannot change now).
+void check_run_extras(const CLI::App& cmd) {
+  for (const std::string& arg : cmd.remaining()) {
+    const std::string name = arg.rfind("--", 0) == 0 ? arg.substr(2, arg.find('=') - 2) : "";
+    for (const auto* f : run::families())
+      for (const auto& s : f->options)
+        if (!name.empty() && s.flag == name)
+          throw Error(arg.substr(0, name.size() + 2) + " is fixed when a " + f->name +
+                      " model is trained; deepgen " + cmd.get_name() +
+                      " cannot change it (see deepgen " + cmd.get_name() + " --help)");
+    throw Error("deepgen " + cmd.get_name() + ": unexpected argument '" + arg + "' (see deepgen " +
+                cmd.get_name() + " --help)");
+  }
+}
+
 json read_json_file(const std::string& path) {
   json j = json::parse(io::read_file(path), nullptr, false);
   if (j.is_discarded()) throw Error(path + " is not valid JSON");
@@ -139,7 +154,9 @@ Commands::Commands(CLI::App& app) {
   sample_ = app.add_subcommand("sample", "Draw samples from a trained run");
   flags_.add(*sample_, run::sample_option_table().specs(), kSample, "Sampling",
              table_defaults(run::sample_option_table()));
+  sample_->allow_extras();
   eval_ = app.add_subcommand("eval", "Evaluate a run on its test split; prints one JSON object");
+  eval_->allow_extras();
   flags_.add(*eval_, run::eval_option_table().specs(), kEval, "Evaluation",
              table_defaults(run::eval_option_table()));
   for (const auto* f : run::families()) {
@@ -251,6 +268,7 @@ json Commands::family_overrides(const CLI::App& cmd, const std::string& run_dir)
 }
 
 int Commands::sample() {
+  check_run_extras(*sample_);
   run::SampleRequest r;
   flags_.apply(*sample_, run::sample_option_table(), r);
   if (r.run.empty() || r.out.empty()) throw Error("sample: --run DIR and --out FILE are required");
@@ -260,6 +278,7 @@ int Commands::sample() {
 }
 
 int Commands::eval() {
+  check_run_extras(*eval_);
   run::EvalRequest r;
   flags_.apply(*eval_, run::eval_option_table(), r);
   if (r.run.empty()) throw Error("eval: --run DIR is required");

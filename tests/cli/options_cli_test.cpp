@@ -134,6 +134,13 @@ TEST(CliOptions, ValueOfTheWrongFormNamesTheFlag) {
                              "--attention expects true or false"));
 }
 
+TEST(CliOptions, SampleAndEvalRefuseTrainingOptions) {
+  EXPECT_TRUE(
+      one_line_error(deepgen({"sample", "--run", "r", "--out", "x.png", "--gamma-min", "3"}),
+                     "--gamma-min is fixed when a vdm model is trained"));
+  EXPECT_TRUE(one_line_error(deepgen({"eval", "--run", "r", "--bogus"}), "unexpected argument"));
+}
+
 // The option added end to end by one declaration: the test share of folder: / csv: data.
 TEST(CliOptions, TestFractionSplitsCsvData) {
   TempDir dir;
