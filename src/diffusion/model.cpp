@@ -1,4 +1,4 @@
-// VdmImpl: the bound of MATH.md Part 2 on a batch; VdmModel: it behind the shared trainer.
+// VdmImpl: the bound of MATH Part 2 on a batch; VdmModel: it behind the shared trainer.
 #include "deepgen/diffusion/model.h"
 
 #include <c10/util/irange.h>

@@ -1,4 +1,4 @@
-// MATH.md 2a–2h and the three terms of the VDM bound, in the stable forms of vdm.h.
+// MATH 2a–2h and the three terms of the VDM bound, in the stable forms of vdm.h.
 #include "deepgen/diffusion/vdm.h"
 
 #include <algorithm>

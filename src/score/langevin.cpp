@@ -1,4 +1,5 @@
-// Langevin samplers (MATH 3.1): one step function per update rule, one loop per sampler.
+// Langevin samplers (MATH 3.1a, MATH 3.1b): one step function per update rule, one loop per
+// sampler.
 #include "deepgen/score/langevin.h"
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// Score-matching losses (MATH 3.2, 3.2c, 3.2d; sliced and noise-conditional extensions).
+// Score-matching losses (MATH 3.2, MATH 3.2c, MATH 3.2d; sliced and noise-conditional extensions).
 #include "deepgen/score/losses.h"
 
 #include <cmath>

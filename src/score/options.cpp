@@ -17,7 +17,7 @@ OptionTable<ScoreOptions> make_table() {
   using O = ScoreOptions;
   const unsigned all = kTrain | kSample | kEval;  // sampling: eval draws samples of points too
   t.add("method", &O::method,
-        "Score matching: esm-kde (MATH 3.2a) | dsm (3.2d) | ssm (sliced) | ncsn (a σ ladder)")
+        "Score matching: esm-kde (MATH 3.2a) | dsm (MATH 3.2d) | ssm (sliced) | ncsn (a σ ladder)")
       .choices(method_names());
   t.add("sigma", &O::sigma,
         "dsm: noise std; esm-kde: kernel width; ssm: noise added first (0: clean data)")

@@ -1,4 +1,4 @@
-// MATH.md 2a–2h in float64 against brute-force Gaussian algebra, Bayes' rule on a grid, and
+// MATH 2a–2h in float64 against brute-force Gaussian algebra, Bayes' rule on a grid, and
 // closed forms.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -33,7 +33,7 @@ TEST(VdmMath, CoefficientsAreStableAtTheEndsOfTheSchedule) {
   }
 }
 
-// 2a: Var[z_t] = α_t² Var[x] + σ_t² = 1 when Var[x] = 1, exactly and by sampling.
+// MATH 2a: Var[z_t] = α_t² Var[x] + σ_t² = 1 when Var[x] = 1, exactly and by sampling.
 TEST(VdmMath, ForwardMarginalPreservesUnitVariance) {
   torch::manual_seed(0);
   auto x = torch::randn({200000}, kF64);
@@ -48,7 +48,7 @@ TEST(VdmMath, ForwardMarginalPreservesUnitVariance) {
   }
 }
 
-// 2b/2c: q(z_t|x) = ∫ q(z_t|z_s) q(z_s|x) dz_s — means and variances compose exactly.
+// MATH 2b, MATH 2c: q(z_t|x) = ∫ q(z_t|z_s) q(z_s|x) dz_s — means and variances compose exactly.
 TEST(VdmMath, TransitionComposesWithTheMarginal) {
   auto x = torch::tensor({{-0.7, 0.2, 0.99}}, kF64);
   for (auto [gs, gt] : {std::pair{-13.3, -13.0}, std::pair{-5.0, 0.5}, std::pair{1.0, 5.0}}) {
@@ -62,7 +62,7 @@ TEST(VdmMath, TransitionComposesWithTheMarginal) {
   }
 }
 
-// 2d against the conditional of the joint Gaussian (z_s, z_t) | x.
+// MATH 2d against the conditional of the joint Gaussian (z_s, z_t) | x.
 TEST(VdmMath, PosteriorMatchesGaussianConditioning) {
   torch::manual_seed(1);
   auto x = torch::rand({4, 3}, kF64) * 2 - 1;
@@ -80,7 +80,7 @@ TEST(VdmMath, PosteriorMatchesGaussianConditioning) {
   }
 }
 
-// 2d by Bayes' rule numerically: q(z_s|z_t,x) ∝ q(z_t|z_s) q(z_s|x) on a fine grid of z_s.
+// MATH 2d by Bayes' rule numerically: q(z_s|z_t,x) ∝ q(z_t|z_s) q(z_s|x) on a fine grid of z_s.
 TEST(VdmMath, PosteriorMatchesBayesRuleOnAGrid) {
   const double x = 0.3, z_t = -0.4, gs = -1.0, gt = 0.7;
   auto q = dd::posterior(torch::tensor({{z_t}}, kF64), torch::tensor({{x}}, kF64), scalar(gs),
@@ -98,7 +98,8 @@ TEST(VdmMath, PosteriorMatchesBayesRuleOnAGrid) {
   EXPECT_NEAR(item(q.var), var, 1e-8);
 }
 
-// 2e == 2f for random x, x̂, z_t and pairs of times, including the extremes of the schedule.
+// MATH 2e == MATH 2f for random x, x̂, z_t and pairs of times, including the extremes of the
+// schedule.
 TEST(VdmMath, KlOfTheReverseStepHasTheSnrForm) {
   torch::manual_seed(2);
   for (auto [gs, gt] : {std::pair{-13.3, -13.2}, std::pair{-2.0, 0.0}, std::pair{4.9, 5.0}}) {
@@ -113,7 +114,7 @@ TEST(VdmMath, KlOfTheReverseStepHasTheSnrForm) {
   }
 }
 
-// 2g and 2h: the x-form and the ε-form of each one-sample loss agree.
+// MATH 2g and MATH 2h: the x-form and the ε-form of each one-sample loss agree.
 TEST(VdmMath, EpsilonAndDataFormsOfTheLossesAgree) {
   torch::manual_seed(3);
   auto x = torch::rand({6, 2}, kF64) * 2 - 1;
@@ -129,9 +130,9 @@ TEST(VdmMath, EpsilonAndDataFormsOfTheLossesAgree) {
                               dd::diffusion_loss_continuous_x(x, x_hat, g_t, dg), 1e-9, 0));
 }
 
-// L_T -> L_∞ for a fixed denoiser. With x̂ = α_t z_t (the Bayes denoiser of unit-variance data)
-// and x, ε chosen so that Σx² = Σε² = 2, Σxε = 0, ‖x − x̂‖² = 2σ_t² exactly, and
-// L_∞ = ∫ γ' α² dt = softplus(−γ_0) − softplus(−γ_1) in closed form.
+// L_T (MATH 2g) -> L_∞ (MATH 2h) for a fixed denoiser. With x̂ = α_t z_t (the Bayes denoiser of
+// unit-variance data) and x, ε chosen so that Σx² = Σε² = 2, Σxε = 0, ‖x − x̂‖² = 2σ_t² exactly,
+// and L_∞ = ∫ γ' α² dt = softplus(−γ_0) − softplus(−γ_1) in closed form.
 TEST(VdmMath, DiscreteLossConvergesToTheContinuousLoss) {
   dd::NoiseSchedule schedule;
   schedule->to(kF64);

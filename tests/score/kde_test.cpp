@@ -12,6 +12,7 @@ namespace {
 
 const auto kF64 = at::TensorOptions().dtype(at::kDouble);
 
+// MATH 3.2a: the softmax-weighted score against autograd of log q(x).
 TEST(Kde, ScoreEqualsAutogradOfTheLogDensity) {
   torch::manual_seed(31);
   for (const int64_t d : {1, 3, 50}) {
@@ -43,7 +44,8 @@ TEST(Kde, LogDensityMatchesTheDirectSumInLowDimension) {
 
 TEST(Kde, HighDimensionalScoreNeverUnderflows) {
   // D = 784, σ = 0.01: every kernel value exp(−‖x − x_i‖²/2σ²) is exp(−1e5) = 0 in float64, so
-  // a raw-exp ratio would be 0/0. The log-sum-exp form gives the score toward the nearest point.
+  // a raw-exp ratio would be 0/0. The log-sum-exp form gives the score toward the nearest point:
+  // the nearest-neighbour field that is the second weakness of MATH 3.2b.
   torch::manual_seed(32);
   const at::Tensor data = at::rand({100, 784}, kF64);
   const at::Tensor x = data.slice(0, 7, 8) + 0.3 * at::rand({1, 784}, kF64);

@@ -45,6 +45,7 @@ ChainMoments run_chain(at::Tensor x, const ScoreFn& score, double delta, int64_t
   return m;
 }
 
+// MATH 3.1a: the noise-free update is gradient ascent on log p and climbs to a mode.
 TEST(Langevin, GradientAscentClimbsToTheNearestMode) {
   // Two well-separated components: the modes sit at the means to far below 1e-9.
   const GaussianMixture gmm = parse_target("gmm:0.3,-2,0,0.5;0.7,3,1,0.8");
@@ -125,11 +126,11 @@ TEST(Langevin, MalaVarianceIsExactForLargeSteps) {
   }
 }
 
-// A bimodal mixture with an analytic score: ULA from a wide uniform start must find both modes
-// in the right proportions. Tolerance: 5 s.e. plus the O(δ) discretisation bias, sized by the
-// Gaussian formula's δ/(2s²) relative variance excess at the narrowest component (s = 1):
-// var·δ/2 = 0.04. The same allowance covers the mean, which ULA also shifts by O(δ) through
-// the weights (measured +0.02 to +0.03; equal weights would put the mean 0.72 off).
+// MATH 3.1b on a bimodal mixture with an analytic score: ULA from a wide uniform start must
+// find both modes in the right proportions. Tolerance: 5 s.e. plus the O(δ) discretisation bias,
+// sized by the Gaussian formula's δ/(2s²) relative variance excess at the narrowest component
+// (s = 1): var·δ/2 = 0.04. The same allowance covers the mean, which ULA also shifts by O(δ)
+// through the weights (measured +0.02 to +0.03; equal weights would put the mean 0.72 off).
 TEST(Langevin, UlaMatchesMixtureMoments) {
   const GaussianMixture gmm = parse_target("gmm:0.3,-1.8,1;0.7,1.8,1.2");
   const double mean = gmm.mean().item<double>(), var = gmm.covariance().item<double>();

@@ -159,6 +159,7 @@ TEST(Losses, NcsnLossAtTheGaussianOptimumIsDOverTwoOnePlusSigmaSquared) {
   EXPECT_NEAR(ncsn_loss(zero, x0, sigmas, gen).item<double>(), 1.5, 0.02);  // s.e. 0.004
 }
 
+// MATH 3.2d: dsm_loss is J2 with the Gaussian kernel; esm_kde_loss is the J1 of MATH 3.2.
 TEST(Losses, DenoisingLossIsTheFormulaOfMath32d) {
   // Same generator state: the loss must be ½‖s(x0 + σz) + z/σ‖² with exactly this z, and the
   // KDE loss draws the same z (the promise the J1/J2 test relies on).

@@ -1,5 +1,6 @@
-// Inference modes of the VAE (MATH 1.2, 1.3a, 1.3b), the IWAE weights and the amortisation gap,
-// checked against the exact linear-Gaussian model (vi::Ppca) and Pyro's subsampling test.
+// Inference modes of the VAE (MATH 1.2, MATH 1.3a, MATH 1.3b), the IWAE weights and the
+// amortisation gap, checked against the exact linear-Gaussian model (vi::Ppca) and Pyro's
+// subsampling test.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -48,7 +49,7 @@ struct LinearGaussian {
 // Pyro's test_subsample_gradient (tests/infer/test_gradient.py): data [−0.5, 2], z_i ~ N(0, 1),
 // x_i ~ N(z_i, 1), q_i = N(loc_i, scale²) with loc 0 and one shared scale 1. The gradient of
 // the full-data −ELBO is −x_i for loc_i and Σ_i (s + s − 1/s) = 2 for the scale; a minibatch
-// estimate scaled by N/B and averaged over the minibatches of a pass must match it.
+// estimate scaled by N/B (MATH 1.3a) and averaged over the minibatches of a pass must match it.
 void expect_pyro_gradients(int64_t batch) {
   torch::manual_seed(11);
   const int64_t n = 2;
@@ -105,6 +106,7 @@ TEST(Inference, SviStepTouchesOnlyTheBatchRows) {
   EXPECT_FALSE(model.vae()->local()->gathered().defined());
 }
 
+// MATH 1.2: full-batch per-example ψ_i (variational EM) and no encoder.
 TEST(Inference, FullInferenceDemandsTheWholeSetEachStep) {
   VaeModel model(linear_options(3, 2, 0.5).inference("full").num_points(4));
   const at::Tensor x = torch::randn({2, 3});
@@ -250,8 +252,8 @@ TEST(Inference, IwaeEvaluationDoesNotDependOnTheChunk) {
   EXPECT_NEAR(iwae_nll(64 * 8), one, 1e-5);                      // 40 chunks of 8
 }
 
-// The amortisation gap: refining each test point's q from the encoder's output approaches the
-// best diagonal ELBO of the exact model; the gap is the improvement.
+// The amortisation gap of MATH 1.3b: refining each test point's q from the encoder's output
+// approaches the best diagonal ELBO of the exact model; the gap is the improvement.
 TEST(Inference, AmortizationGapRefinesToTheBestDiagonalElbo) {
   torch::manual_seed(17);
   LinearGaussian lg(200);

@@ -1,4 +1,4 @@
-// Probabilistic PCA as the exact test model of the ELBO and the IWAE bound (MATH 1.1, 1.4).
+// Probabilistic PCA as the exact test model of the ELBO and the IWAE bound (MATH 1.1, MATH 1.4).
 #include "deepgen/vi/ppca.h"
 
 #include <gtest/gtest.h>
@@ -37,6 +37,7 @@ TEST(Ppca, LogMarginalMatchesQuadratureOfTheJoint) {
   EXPECT_NEAR(std::log(integral), p.log_marginal(x).item<double>(), 1e-8);
 }
 
+// MATH 1.1: ELBO <= log p(x) for any q.
 TEST(Ppca, ElboIsBelowLogMarginalForRandomQ) {
   Ppca p = random_model(4, 2, 1);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(2);
@@ -58,6 +59,7 @@ TEST(Ppca, ClosedFormElboMatchesMonteCarlo) {
   EXPECT_NEAR(terms.mean().item<double>(), p.elbo(x, mean, logvar).item<double>(), 5 * se);
 }
 
+// MATH 1.1: equality when q is the exact posterior.
 TEST(Ppca, ExactPosteriorClosesTheGap) {
   // k = 1: the posterior is a (diagonal) Gaussian, so the ELBO equals log p(x) exactly.
   Ppca p = random_model(3, 1, 6);

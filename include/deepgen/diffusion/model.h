@@ -1,6 +1,6 @@
 #pragma once
 // The variational diffusion model (Kingma et al. 2021) behind the shared trainer and the CLI:
-// a likelihood model whose loss is the negative ELBO of MATH.md Part 2 in bits/dim.
+// a likelihood model whose loss is the negative ELBO of MATH Part 2 in bits/dim.
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
@@ -20,7 +20,7 @@ struct VdmOptions {
   // learned_net, continuous time: train the schedule's shape to minimise the variance of the
   // loss estimator and only its endpoints on the bound (VDM §5.2, App. I.2).
   bool variance_trick = true;
-  int64_t T = 0;           // 0: continuous-time loss L_∞ (2h); else L_T (2g) with T steps
+  int64_t T = 0;           // 0: continuous-time L_∞ (MATH 2h); else T-step L_T (MATH 2g)
   bool antithetic = true;  // low-discrepancy times (VDM App. I.1)
   EpsNetOptions net;       // net.data_shape and the γ range follow the fields above
   std::string sampler = "ancestral";  // ancestral | ddim
@@ -51,8 +51,8 @@ class VdmImpl : public torch::nn::Module {
   // The model's data space: f = 2(k + ½)/256 − 1 of the 8-bit values, or standardised points.
   at::Tensor to_model_space(const at::Tensor& x) const;
   // One (t, ε) draw of each term of −ELBO for a batch x in data units, with the diffusion loss
-  // of T steps (2g; 0: continuous, 2h; -1: the model's own T). A continuous-time model
-  // evaluated at T is the bound of its own T-step ancestral sampler.
+  // of T steps (MATH 2g; 0: continuous, MATH 2h; -1: the model's own T). A continuous-time
+  // model evaluated at T is the bound of its own T-step ancestral sampler.
   VdmLoss negative_elbo(const at::Tensor& x, int64_t T = -1);
   at::Tensor eps(const at::Tensor& z, const at::Tensor& gamma) { return net_->forward(z, gamma); }
   // n samples in data units via the chosen sampler over `steps` uniform time steps.

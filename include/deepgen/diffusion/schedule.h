@@ -1,6 +1,7 @@
 #pragma once
 // Noise schedules of the variational diffusion model (Kingma et al. 2021), parameterised by
-// γ(t) = −log SNR(t), increasing in t ∈ [0, 1] (MATH 2; VDM eq. 3 — several ports use +log SNR).
+// γ(t) = −log SNR(t), increasing in t ∈ [0, 1] (MATH Part 2; VDM eq. 3 — several ports use
+// +log SNR).
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 

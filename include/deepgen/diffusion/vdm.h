@@ -1,5 +1,5 @@
 #pragma once
-// The variational diffusion model's distributions and bound, MATH.md 2a–2h (Kingma et al. 2021),
+// The variational diffusion model's distributions and bound, MATH 2a–2h (Kingma et al. 2021),
 // as functions of γ = −log SNR. Tensors x, z, eps are (B, ...); γ is (B) or a 0-dim tensor.
 // Per-example terms are summed over every non-batch dimension, in nats.
 #include <ATen/core/Tensor.h>
@@ -12,23 +12,23 @@ struct Normal {
   at::Tensor mean, var;  // var broadcasts against mean
 };
 
-// 2a  q(z_t|x) = N(α_t x, σ_t² I).
+// MATH 2a: q(z_t|x) = N(α_t x, σ_t² I).
 Normal forward_marginal(const at::Tensor& x, const at::Tensor& gamma_t);
-// 2c  q(z_t|z_s) = N(α_{t|s} z_s, σ_{t|s}² I), α_{t|s} = α_t/α_s, σ_{t|s}² =
-// σ_t²·(−expm1(γ_s−γ_t)).
+// MATH 2c: q(z_t|z_s) = N(α_{t|s} z_s, σ_{t|s}² I), α_{t|s} = α_t/α_s, σ_{t|s}² =
+// σ_t²·(−expm1(γ_s−γ_t)); with MATH 2a, the Markov factorisation of MATH 2b.
 Normal transition(const at::Tensor& z_s, const at::Tensor& gamma_s, const at::Tensor& gamma_t);
-// 2d  q(z_s|z_t, x) = N(μ_Q, σ_Q² I), μ_Q = (α_s/α_t)(1−c) z_t + α_s c x, σ_Q² = σ_s² c,
+// MATH 2d: q(z_s|z_t, x) = N(μ_Q, σ_Q² I), μ_Q = (α_s/α_t)(1−c) z_t + α_s c x, σ_Q² = σ_s² c,
 //     c = −expm1(γ_s − γ_t) = 1 − SNR(t)/SNR(s)  (the same as MATH 2d, without cancellation).
 Normal posterior(const at::Tensor& z_t, const at::Tensor& x, const at::Tensor& gamma_s,
                  const at::Tensor& gamma_t);
-// 2e  p_θ(z_s|z_t) = q(z_s|z_t, x = x̂_θ(z_t; t)).
+// MATH 2e: p_θ(z_s|z_t) = q(z_s|z_t, x = x̂_θ(z_t; t)).
 inline Normal reverse(const at::Tensor& z_t, const at::Tensor& x_hat, const at::Tensor& gamma_s,
                       const at::Tensor& gamma_t) {
   return posterior(z_t, x_hat, gamma_s, gamma_t);
 }
-// 2e  KL(q‖p) between Gaussians of equal variance: ‖μ_q − μ_p‖² / (2σ²), per example.
+// MATH 2e: KL(q‖p) between Gaussians of equal variance: ‖μ_q − μ_p‖² / (2σ²), per example.
 at::Tensor kl_equal_variance(const Normal& q, const Normal& p);
-// 2f  the same KL as ½(SNR(s) − SNR(t))‖x − x̂‖², per example.
+// MATH 2f: the same KL as ½(SNR(s) − SNR(t))‖x − x̂‖², per example.
 at::Tensor kl_snr_form(const at::Tensor& x, const at::Tensor& x_hat, const at::Tensor& gamma_s,
                        const at::Tensor& gamma_t);
 
@@ -36,17 +36,17 @@ at::Tensor kl_snr_form(const at::Tensor& x, const at::Tensor& x_hat, const at::T
 at::Tensor x_from_eps(const at::Tensor& z_t, const at::Tensor& eps, const at::Tensor& gamma_t);
 at::Tensor eps_from_x(const at::Tensor& z_t, const at::Tensor& x, const at::Tensor& gamma_t);
 
-// 2g  one-sample L_T term (T/2)(SNR(s) − SNR(t))‖x − x̂‖², s = t − 1/T, per example.
+// MATH 2g: one-sample L_T term (T/2)(SNR(s) − SNR(t))‖x − x̂‖², s = t − 1/T, per example.
 at::Tensor diffusion_loss_discrete_x(const at::Tensor& x, const at::Tensor& x_hat,
                                      const at::Tensor& gamma_s, const at::Tensor& gamma_t,
                                      int64_t T);
-//     the same in ε-form: (T/2)·expm1(γ_t − γ_s)·‖ε − ε̂‖² (VDM eq. 14).
+// MATH 2g in ε-form: (T/2)·expm1(γ_t − γ_s)·‖ε − ε̂‖² (VDM eq. 14).
 at::Tensor diffusion_loss_discrete(const at::Tensor& eps, const at::Tensor& eps_hat,
                                    const at::Tensor& gamma_s, const at::Tensor& gamma_t, int64_t T);
-// 2h  one-sample L_∞ term −½ SNR'(t)‖x − x̂‖² with SNR' = −γ' e^{−γ}, per example.
+// MATH 2h: one-sample L_∞ term −½ SNR'(t)‖x − x̂‖² with SNR' = −γ' e^{−γ}, per example.
 at::Tensor diffusion_loss_continuous_x(const at::Tensor& x, const at::Tensor& x_hat,
                                        const at::Tensor& gamma_t, const at::Tensor& dgamma_t);
-//     the same in ε-form: ½ γ'(t)‖ε − ε̂‖² (VDM eq. 17).
+// MATH 2h in ε-form: ½ γ'(t)‖ε − ε̂‖² (VDM eq. 17).
 at::Tensor diffusion_loss_continuous(const at::Tensor& eps, const at::Tensor& eps_hat,
                                      const at::Tensor& dgamma_t);
 

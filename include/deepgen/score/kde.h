@@ -11,8 +11,8 @@ at::Tensor kde_log_density(const at::Tensor& x, const at::Tensor& data, double s
 
 // ∇ₓ log q(x) = Σ_i w_i(x)(x⁽ⁱ⁾ − x)/σ², w = softmax_i(−‖x − x⁽ⁱ⁾‖²/(2σ²)): the softmax-weighted
 // mean of the reference points (MATH 3.2a), never raw exponentials (they underflow in high D).
-// Same shape as x. Cost O(N·M·D); rows of x are processed in chunks so the N×M weight matrix
-// stays below ~2²² entries.
+// Same shape as x. Cost O(N·M·D), the first weakness of MATH 3.2b; rows of x are processed in
+// chunks so the N×M weight matrix stays below ~2²² entries.
 at::Tensor kde_score(const at::Tensor& x, const at::Tensor& data, double sigma);
 
 }  // namespace deepgen::score

@@ -1,6 +1,7 @@
 #pragma once
-// Langevin dynamics (MATH 3.1): gradient ascent on log p, the unadjusted Langevin algorithm
-// (ULA), its Metropolis-adjusted form (MALA) and annealed Langevin dynamics (Song & Ermon 2019).
+// Langevin dynamics (MATH 3.1a, MATH 3.1b): gradient ascent on log p, the unadjusted Langevin
+// algorithm (ULA), its Metropolis-adjusted form (MALA) and annealed Langevin dynamics (Song &
+// Ermon 2019).
 //
 // Step convention, used everywhere in deepgen: x' = x + δ·s(x) + √(2δ)·ε, ε ~ N(0, I).
 // The NCSN paper (Alg. 1) writes x' = x + (α/2)·s + √α·ε; its image code, NCSNv2 and score SDE
@@ -33,7 +34,7 @@ at::Tensor gradient_ascent_step(const at::Tensor& x, const ScoreFn& score, doubl
 at::Tensor langevin_step(const at::Tensor& x, const ScoreFn& score, double delta,
                          OptGenerator gen = c10::nullopt);
 
-// `steps` Langevin steps from x0 (the one sampler loop; callback after every step).
+// `steps` Langevin steps (MATH 3.1b) from x0 (the one sampler loop; callback after every step).
 at::Tensor langevin(const at::Tensor& x0, const ScoreFn& score, double delta, int64_t steps,
                     OptGenerator gen = c10::nullopt, const StepCallback& callback = {});
 

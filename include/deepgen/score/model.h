@@ -1,8 +1,8 @@
 #pragma once
 // Score-based models (MATH Part 3) behind the shared trainer: a score network s_θ(x, σ) trained
-// by explicit score matching against a kernel density (esm-kde, 3.2a), denoising score matching
-// (dsm, 3.2d), sliced score matching (ssm) or the noise-conditional NCSN loss (ncsn, Song &
-// Ermon 2019), and sampled by Langevin dynamics (annealed for ncsn).
+// by explicit score matching against a kernel density (esm-kde, MATH 3.2a), denoising score
+// matching (dsm, MATH 3.2d), sliced score matching (ssm) or the noise-conditional NCSN loss (ncsn,
+// Song & Ermon 2019), and sampled by Langevin dynamics (annealed for ncsn).
 #include <torch/arg.h>
 #include <torch/nn/modules/container/any.h>
 

@@ -1,5 +1,5 @@
 #pragma once
-// The importance-weighted bound (Burda et al. 2016, eq. 8; MATH.md 1.4):
+// The importance-weighted bound (Burda et al. 2016, eq. 8; MATH 1.4):
 // log p(x) >= log (1/K) Σ_k p(x, z_k)/q(z_k|x), z_k ~ q, computed with log-sum-exp.
 #include <ATen/core/Tensor.h>
 

@@ -1,5 +1,5 @@
 #pragma once
-// Gaussian and Bernoulli building blocks of the ELBO (MATH.md 1.1, 1.4). Elementwise: callers
+// Gaussian and Bernoulli building blocks of the ELBO (MATH 1.1, MATH 1.4). Elementwise: callers
 // sum over the dimensions they need.
 #include <ATen/core/Tensor.h>
 

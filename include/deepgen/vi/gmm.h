@@ -104,8 +104,8 @@ GmmElbo gmm_elbo(const at::Tensor& x, const at::Tensor& resp, const GmmPosterior
 // 100), deterministic in seed.
 at::Tensor gmm_kmeans_resp(const at::Tensor& x, int64_t k, uint64_t seed);
 
-// CAVI: posterior = M-step(initial_resp, or k-means when undefined), then up to max_iter sweeps
-// of E-step, M-step, ELBO. Error names the input and the fix for bad data or options.
+// CAVI (MATH 1.5): posterior = M-step(initial_resp, or k-means when undefined), then up to max_iter
+// sweeps of E-step, M-step, ELBO. Error names the input and the fix for bad data or options.
 GmmFit fit_gmm(const at::Tensor& x, const GmmFitOptions& options,
                const at::Tensor& initial_resp = {});
 

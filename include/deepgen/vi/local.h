@@ -1,6 +1,6 @@
 #pragma once
 // Per-example variational parameters ψ_i = (μ_i, log σ²_i) of q_i(z) = N(μ_i, diag σ²_i): the
-// non-amortised inference of MATH 1.2 (variational EM) and 1.3a (stochastic VI).
+// non-amortised inference of MATH 1.2 (variational EM) and MATH 1.3a (stochastic VI).
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 

@@ -18,7 +18,7 @@ struct Ppca {
   at::Tensor log_joint(const at::Tensor& x, const at::Tensor& z) const;
   // p(z | x) = N(M⁻¹ Wᵀ (x − b), s² M⁻¹), M = WᵀW + s² I: mean (B, k), covariance (k, k).
   std::pair<at::Tensor, at::Tensor> posterior(const at::Tensor& x) const;
-  // ELBO of q(z) = N(mean, diag e^logvar) in closed form, (B, k) each -> (B):
+  // ELBO (MATH 1.1) of q(z) = N(mean, diag e^logvar) in closed form, (B, k) each -> (B):
   // E_q[log p(x|z)] − KL(q || N(0, I)).
   at::Tensor elbo(const at::Tensor& x, const at::Tensor& mean, const at::Tensor& logvar) const;
   // The smallest gap log p(x) − ELBO over diagonal Gaussians q: ½(Σ log M_jj − log det M).

@@ -1,7 +1,7 @@
 #pragma once
-// The VAE of MATH.md 1.4 (Kingma & Welling 2014): q(z|x) = N(mu(x), diag σ²(x)), p(z) = N(0, I),
+// The VAE of MATH 1.4 (Kingma & Welling 2014): q(z|x) = N(mu(x), diag σ²(x)), p(z) = N(0, I),
 // p(x|z) Gaussian N(f(z), σ²I) (σ fixed or learned) or Bernoulli(sigmoid(f(z))). The same
-// decoder also trains with per-example q_i instead of an encoder (MATH 1.2, 1.3a; vi/local.h).
+// decoder also trains with per-example q_i instead of an encoder (MATH 1.2, MATH 1.3a; vi/local.h).
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/any.h>
 #include <torch/nn/pimpl.h>
@@ -45,8 +45,9 @@ struct VaeOptions {
   TORCH_ARG(std::string, binarize) = "dynamic";
   TORCH_ARG(std::string, architecture) = "mlp";  // mlp | conv (images: 4x4 stride-2 stages)
   TORCH_ARG(std::vector<int64_t>, conv_channels) = std::vector<int64_t>{32, 64};
-  // amortized: encoder q_φ(z|x) (1.3b); svi: per-example ψ_i on the batch's rows, objective
-  // scaled by N/B (1.3a); full: per-example ψ_i, every step on the whole set (variational EM, 1.2).
+  // amortized: encoder q_φ(z|x) (MATH 1.3b); svi: per-example ψ_i on the batch's rows, objective
+  // scaled by N/B (MATH 1.3a); full: per-example ψ_i, every step on the whole set (variational
+  // EM, MATH 1.2).
   TORCH_ARG(std::string, inference) = "amortized";
   TORCH_ARG(int64_t, num_points) = 0;  // svi / full: training-set size (the ψ table's rows)
   TORCH_ARG(double,
@@ -76,7 +77,7 @@ class VaeImpl : public torch::nn::Module {
  public:
   explicit VaeImpl(VaeOptions options);
   bool amortized() const { return options_.inference() == "amortized"; }
-  // (mu, log σ²) of q(z|x) from the encoder, each (B, latent). Amortised inference only.
+  // (mu, log σ²) of the encoder q_φ(z|x) (MATH 1.3b), each (B, latent). Amortised inference only.
   std::pair<at::Tensor, at::Tensor> encode(const at::Tensor& x);
   // q of the training rows `index`: the encoder's, or the per-example ψ_i.
   std::pair<at::Tensor, at::Tensor> posterior(const at::Tensor& x, const at::Tensor& index);
@@ -84,12 +85,13 @@ class VaeImpl : public torch::nn::Module {
   at::Tensor decode(const at::Tensor& z);
   // log p(x|z) per example from the decoder output of z.
   at::Tensor log_likelihood(const at::Tensor& x, const at::Tensor& decoded);
-  // −ELBO terms with z = mu(x) + σ(x)·eps from the encoder (eps supplied, or drawn).
+  // −ELBO terms of MATH 1.4 with z = mu(x) + σ(x)·eps from the encoder (eps supplied, or drawn).
   NegElbo negative_elbo(const at::Tensor& x, const at::Tensor& eps = {});
   // −ELBO terms of q = N(mu, e^logvar), recon averaged over k draws of z.
   NegElbo negative_elbo(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
                         int64_t k);
-  // log w = log p(x, z) − log q(z) for k draws z ~ N(mu, e^logvar): (k, B). The IWAE's weights.
+  // log w = log p(x, z) − log q(z) for k draws z ~ N(mu, e^logvar): (k, B). The IWAE's weights
+  // (MATH 1.4).
   at::Tensor log_weights(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
                          int64_t k);
   at::Tensor log_sigma() const;  // log σ of the Gaussian decoder
