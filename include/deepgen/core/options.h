@@ -6,6 +6,7 @@
 // Messages name an option as `section.key` (option_ref); the CLI shows the flag in its place,
 // so a message can never name a flag that does not exist.
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <type_traits>
@@ -61,6 +62,18 @@ constexpr OptionType option_type() {
 }
 // `value` has the JSON shape of `type` (an integer for integer options, ...).
 bool json_matches(const nlohmann::json& value, OptionType type);
+// An integer JSON value that T holds exactly (no wrap of -1 into a seed, no truncation).
+template <class T>
+bool fits(const nlohmann::json& v) {
+  if (v.is_number_unsigned())
+    return v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+  const int64_t x = v.get<int64_t>();
+  if constexpr (std::is_unsigned_v<T>) {
+    return x >= 0;
+  } else {
+    return x >= std::numeric_limits<T>::min() && x <= std::numeric_limits<T>::max();
+  }
+}
 void check_range(const OptionSpec& spec, const nlohmann::json& value, double lo, bool strict);
 void check_choice(const OptionSpec& spec, const nlohmann::json& value);
 }  // namespace detail
@@ -128,6 +141,8 @@ class OptionTable {
         option_error(
             section, key,
             std::string("expects ") + type_name(detail::option_type<T>()) + ", got " + v.dump());
+      if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+        if (!detail::fits<T>(v)) option_error(section, key, "is out of range: " + v.dump());
       access(o) = v.get<T>();
     };
     entries_.push_back(std::move(e));
