@@ -94,10 +94,4 @@ void set_in_config(json& config, const OptionSpec& spec, json value) {
   (*slot(config, spec.section))[spec.key] = std::move(value);
 }
 
-json get_in_config(const json& config, const OptionSpec& spec) {
-  json copy = config;
-  const json& s = *slot(copy, spec.section);
-  return s.contains(spec.key) ? s[spec.key] : json();
-}
-
 }  // namespace deepgen::run

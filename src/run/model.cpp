@@ -55,12 +55,4 @@ std::unique_ptr<train::GenerativeModel> load_trained_model(const RunConfig& c,
   return model;
 }
 
-json options_for(const RunConfig& c, unsigned command) {
-  json out = json::object();
-  for (const auto& s : family_of(c).options)
-    if ((s.commands & command) && c.model_options.contains(s.key))
-      out[s.key] = c.model_options[s.key];
-  return out;
-}
-
 }  // namespace deepgen::run

@@ -39,6 +39,5 @@ RunConfig load_run_config(const std::string& run_dir);
 // Where an option of `spec.section` sits in config.json: "train" and "data" have their
 // sections, the runtime's keys are top-level, a family's sit in "model_options".
 void set_in_config(nlohmann::json& config, const OptionSpec& spec, nlohmann::json value);
-nlohmann::json get_in_config(const nlohmann::json& config, const OptionSpec& spec);
 
 }  // namespace deepgen::run

@@ -20,7 +20,5 @@ RunConfig with_overrides(const RunConfig& config, const nlohmann::json& override
 // device, in eval mode.
 std::unique_ptr<train::GenerativeModel> load_trained_model(const RunConfig& config,
                                                            const std::string& run_dir, bool ema);
-// The family's options that take part in `command` (kSample / kEval), as resolved in `config`.
-nlohmann::json options_for(const RunConfig& config, unsigned command);
 
 }  // namespace deepgen::run
