@@ -16,9 +16,6 @@ struct TrainCommand {
   int dist_timeout = 300;  // data-parallel: seconds a rank waits for the others
 };
 const OptionTable<TrainCommand>& train_command_table();
-// `patch`: the given flags as a config.json patch; `model`: the family named, or "".
-int run_train(const TrainCommand& command, const std::string& model, const nlohmann::json& patch);
-int run_sample(const struct SampleArgs& args);
 int run_info();
 
 // deepgen demo (src/cli/demo.cpp): the main job.

@@ -8,7 +8,6 @@
 #include "deepgen/io/files.h"
 #include "deepgen/run/config.h"
 #include "deepgen/run/families.h"
-#include "deepgen/run/train.h"
 #include "deepgen/train/checkpoint.h"
 #include "deepgen/train/options.h"
 #include "tables.h"
@@ -27,6 +26,14 @@ void add_common_train_flags(FlagSet& flags, CLI::App& cmd) {
     flags.add(cmd, option_tables()[i].specs, kTrain, groups[i], option_tables()[i].defaults);
 }
 
+// The family one of whose training options has the flag --name, or null.
+const train::Family* family_with_flag(const std::string& name) {
+  for (const auto* f : run::families())
+    for (const auto& s : f->options)
+      if (s.flag == name && (s.commands & kTrain)) return f;
+  return nullptr;
+}
+
 // Arguments CLI11 left over: a model that does not exist, or another family's flag.
 void check_extras(const CLI::App& cmd, const std::string& model) {
   for (const std::string& arg : cmd.remaining()) {
@@ -35,14 +42,12 @@ void check_extras(const CLI::App& cmd, const std::string& model) {
       throw Error("deepgen train " + model + " takes no argument '" + arg + "'");
     }
     const std::string name = arg.substr(2, arg.find('=') - 2);
-    for (const auto* f : run::families())
-      for (const auto& s : f->options)
-        if (s.flag == name && (s.commands & kTrain))
-          throw Error(arg.substr(0, name.size() + 2) + " is an option of " + f->name +
-                      (model.empty()
-                           ? " models: name the model, deepgen train " + f->name +
-                                 " ... (see deepgen train " + f->name + " --help)"
-                           : ", not of " + model + " (see deepgen train " + model + " --help)"));
+    if (const train::Family* f = family_with_flag(name))
+      throw Error("--" + name + " is an option of " + f->name +
+                  (model.empty()
+                       ? " models: name the model, deepgen train " + f->name +
+                             " ... (see deepgen train " + f->name + " --help)"
+                       : ", not of " + model + " (see deepgen train " + model + " --help)"));
     throw Error("unknown flag " + arg + " (see deepgen train " + model + " --help)");
   }
 }
@@ -51,12 +56,9 @@ void check_extras(const CLI::App& cmd, const std::string& model) {
 void check_run_extras(const CLI::App& cmd) {
   for (const std::string& arg : cmd.remaining()) {
     const std::string name = arg.rfind("--", 0) == 0 ? arg.substr(2, arg.find('=') - 2) : "";
-    for (const auto* f : run::families())
-      for (const auto& s : f->options)
-        if (!name.empty() && s.flag == name)
-          throw Error(arg.substr(0, name.size() + 2) + " is fixed when a " + f->name +
-                      " model is trained; deepgen " + cmd.get_name() +
-                      " cannot change it (see deepgen " + cmd.get_name() + " --help)");
+    if (const train::Family* f = name.empty() ? nullptr : family_with_flag(name))
+      throw Error("--" + name + " is fixed when a " + f->name + " model is trained; deepgen " +
+                  cmd.get_name() + " cannot change it (see deepgen " + cmd.get_name() + " --help)");
     throw Error("deepgen " + cmd.get_name() + ": unexpected argument '" + arg + "' (see deepgen " +
                 cmd.get_name() + " --help)");
   }
@@ -192,11 +194,9 @@ int Commands::train() {
   const json config = train_config(cmd, patch);
   if (!config.contains("model"))
     throw Error("train: name the model, e.g. deepgen train vae --data mnist --out runs/x");
-  run::TrainRun r{run::run_config_from_json(config), cmd.out, cmd.resume, cmd.dist_timeout};
-  run::TrainHooks hooks{
-      [this](const std::string& line) { log_line(message(line)); },
-      [](bool lead) { return lead ? console_callbacks("train") : quiet_callbacks(); }};
-  return run::train_run(std::move(r), hooks) == train::Outcome::interrupted ? 130 : 0;
+  return train_on_console(
+      {run::run_config_from_json(config), cmd.out, cmd.resume, cmd.dist_timeout},
+      [this](const std::string& line) { log_line(message(line)); });
 }
 
 json Commands::family_overrides(const CLI::App& cmd, const std::string& run_dir) const {

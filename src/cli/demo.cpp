@@ -6,7 +6,6 @@
 #include "deepgen/run/config.h"
 #include "deepgen/run/requests.h"
 #include "deepgen/run/run_dir.h"
-#include "deepgen/run/train.h"
 #include "terminal.h"
 
 namespace deepgen::cli {
@@ -28,9 +27,7 @@ const OptionTable<DemoRequest>& demo_option_table() {
 namespace {
 
 int train(const run::RunConfig& c, const std::string& out_dir) {
-  run::TrainHooks hooks{
-      log_line, [](bool lead) { return lead ? console_callbacks("train") : quiet_callbacks(); }};
-  return run::train_run({c, out_dir, false, 300}, hooks) == train::Outcome::interrupted ? 130 : 0;
+  return train_on_console({c, out_dir}, log_line);
 }
 
 run::RunConfig config(const std::string& model, const std::string& data, const DemoRequest& r) {

@@ -91,4 +91,10 @@ train::TrainCallbacks console_callbacks(const std::string& label) {
   return cb;
 }
 
+int train_on_console(run::TrainRun run, const std::function<void(const std::string&)>& log) {
+  const run::TrainHooks hooks{
+      log, [](bool lead) { return lead ? console_callbacks("train") : quiet_callbacks(); }};
+  return run::train_run(std::move(run), hooks) == train::Outcome::interrupted ? 130 : 0;
+}
+
 }  // namespace deepgen::cli

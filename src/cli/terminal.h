@@ -1,7 +1,9 @@
 #pragma once
 // What the CLI shows while the library works: progress lines and signal handling.
+#include <functional>
 #include <string>
 
+#include "deepgen/run/train.h"
 #include "deepgen/train/trainer.h"
 
 namespace deepgen::cli {
@@ -17,5 +19,8 @@ train::TrainCallbacks console_callbacks(const std::string& label);
 train::TrainCallbacks quiet_callbacks();
 std::string format_duration(double seconds);
 void log_line(const std::string& message);  // to stderr
+// run::train_run with the console's progress on rank 0 and `log` for its lines; the exit code
+// (130: interrupted, checkpoint written).
+int train_on_console(run::TrainRun run, const std::function<void(const std::string&)>& log);
 
 }  // namespace deepgen::cli

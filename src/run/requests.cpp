@@ -70,8 +70,7 @@ std::string sample_run(const SampleRequest& r, const json& overrides) {
   if (!images && !(csv || (png && plane)))
     throw Error("sample: run " + r.run + " models points: write them to " + where + " FILE.csv" +
                 (plane ? " or FILE.png (scatter)" : ""));
-  auto model = load_trained_model(c, r.run, !r.no_ema);
-  model->keep_training_data(data::load_data(c.data).train.x);
+  auto model = load_trained_model(c, r.run, !r.no_ema);  // sampling needs no training data
   at::Tensor s = draw_samples(*model, r.n, r.seed);
   if (csv) {
     write_csv(r.out, s);
