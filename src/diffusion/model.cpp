@@ -17,6 +17,7 @@ VdmOptions synced(VdmOptions o) {
   o.net.data_shape = o.data_shape;
   o.net.gamma_min = o.schedule.gamma_min();
   o.net.gamma_max = o.schedule.gamma_max();
+  o.net.skip = o.prediction == "eps";
   validate(o);
   return o;
 }
@@ -36,6 +37,11 @@ void scale_gradient_by(at::Tensor& shape, const std::shared_ptr<at::Tensor>& wei
 VdmImpl::VdmImpl(VdmOptions options) : options_(synced(std::move(options))) {
   schedule_ = register_module("schedule", NoiseSchedule(options_.schedule));
   net_ = register_module("net", make_eps_network(options_.net));
+  weight_ = weighting(options_.weighting, options_.weighting_bias);
+  if (importance_sampled())  // ℓ = −γ runs from −γ(1) to −γ(0)
+    proposal_ = std::make_unique<LogSnrProposal>(make_proposal(options_.proposal, weight_,
+                                                               -options_.schedule.gamma_max(),
+                                                               -options_.schedule.gamma_min()));
   if (!is_image(options_)) {
     const int64_t d = options_.data_shape[0];
     mean_ = register_buffer("data_mean", vector_or(options_.data_mean, d, 0.0));
@@ -85,7 +91,7 @@ VdmLoss VdmImpl::negative_elbo(const at::Tensor& x, int64_t T) {
   auto eps = torch::randn_like(f);
   auto q = forward_marginal(f, gamma_t);
   auto z_t = q.mean + q.var.sqrt() * eps;
-  auto eps_hat = net_->forward(z_t, gamma_t);
+  auto eps_hat = this->eps(z_t, gamma_t);
   VdmLoss l;
   if (T > 0) {
     auto gamma_s = schedule_->gamma(t - 1.0 / static_cast<double>(T));
@@ -94,6 +100,11 @@ VdmLoss VdmImpl::negative_elbo(const at::Tensor& x, int64_t T) {
     l.diffusion = diffusion_loss_continuous(eps, eps_hat, dgamma_t);
   }
   if (trick) *weight = 2 * l.diffusion.detach();
+  add_end_terms(x, f, l);
+  return l;
+}
+
+void VdmImpl::add_end_terms(const at::Tensor& x, const at::Tensor& f, VdmLoss& l) {
   auto g0 = schedule_->gamma0(), g1 = schedule_->gamma1();
   auto q0 = forward_marginal(f, g0);
   auto z_0 = q0.mean + q0.var.sqrt() * torch::randn_like(f);
@@ -102,6 +113,36 @@ VdmLoss VdmImpl::negative_elbo(const at::Tensor& x, int64_t T) {
   else
     l.recon = recon_loss_continuous(f, z_0, g0) + log_std_sum();
   l.prior = prior_loss(f, g1);
+}
+
+bool VdmImpl::importance_sampled() const {
+  return options_.weighting != "elbo" || options_.proposal != "uniform";
+}
+
+at::Tensor VdmImpl::eps(const at::Tensor& z, const at::Tensor& gamma) {
+  auto out = net_->forward(z, gamma);
+  if (options_.prediction == "x") return eps_from_x(z, out, gamma);
+  if (options_.prediction == "v") return eps_from_v(z, out, gamma);
+  return out;
+}
+
+// BEYOND B1: one draw ℓ ~ p per example serves both estimators, ½(w/p)‖ε − ε̂‖² for L_w and
+// ½(1/p)‖ε − ε̂‖² for the bound's L_∞ (its w ≡ 1 case), so training logs an unbiased bpd.
+VdmLoss VdmImpl::training_loss(const at::Tensor& x) {
+  if (!importance_sampled()) return negative_elbo(x);
+  const auto f = to_model_space(x);
+  const int64_t b = f.size(0);
+  auto u = options_.antithetic ? antithetic_times(b, torch::rand({}, f.options()))
+                               : torch::rand({b}, f.options());
+  auto [logsnr, density] = proposal_->draw(u);
+  auto gamma_t = -logsnr;
+  auto eps = torch::randn_like(f);
+  auto q = forward_marginal(f, gamma_t);
+  auto eps_hat = this->eps(q.mean + q.var.sqrt() * eps, gamma_t);
+  VdmLoss l;
+  l.diffusion = weighted_diffusion_loss(eps, eps_hat, 1.0 / density);
+  l.objective = weighted_diffusion_loss(eps, eps_hat, weight_(logsnr) / density);
+  add_end_terms(x, f, l);
   return l;
 }
 
@@ -113,7 +154,7 @@ at::Tensor VdmImpl::sample(int64_t n, const std::string& sampler, int64_t steps)
   auto gen = at::detail::getDefaultCPUGenerator();
   auto z_1 = at::randn(shape, gen, opts.device(torch::kCPU)).to(opts.device());
   auto gammas = schedule_->gamma(torch::linspace(0, 1, steps + 1, opts));
-  EpsFn eps = [this](const at::Tensor& z, const at::Tensor& g) { return net_->forward(z, g); };
+  EpsFn eps = [this](const at::Tensor& z, const at::Tensor& g) { return this->eps(z, g); };
   return from_model_space(sample_loop(sampler, eps, gammas, z_1, gen));
 }
 
@@ -122,14 +163,16 @@ VdmModel::VdmModel(VdmOptions options) : vdm_(std::move(options)) {}
 train::LossOutput VdmModel::report(const VdmLoss& l) const {
   const double per_bit = 1.0 / (static_cast<double>(vdm_->dim()) * std::log(2.0));
   auto total = l.total().mean() * per_bit;
-  return {total,
+  // A weighted objective is reported in the same units: L_w + recon + prior, per bit and dim.
+  auto loss = l.objective.defined() ? (l.objective + l.recon + l.prior).mean() * per_bit : total;
+  return {loss,
           {{"bpd", total.detach()},
            {"bpd_diffusion", l.diffusion.mean().detach() * per_bit},
            {"bpd_recon", l.recon.mean().detach() * per_bit},
            {"bpd_prior", l.prior.mean().detach() * per_bit}}};
 }
 
-train::LossOutput VdmModel::loss(const at::Tensor& x) { return report(vdm_->negative_elbo(x)); }
+train::LossOutput VdmModel::loss(const at::Tensor& x) { return report(vdm_->training_loss(x)); }
 
 train::LossOutput VdmModel::evaluate(const at::Tensor& x) {
   VdmLoss sum = vdm_->negative_elbo(x);

@@ -81,7 +81,7 @@ namespace {
 // Points: residual MLP blocks with the γ embedding added inside each block.
 class EpsMlp : public EpsNetwork {
  public:
-  explicit EpsMlp(const EpsNetOptions& o) {
+  explicit EpsMlp(const EpsNetOptions& o) : skip_(o.skip) {
     const int64_t d = o.data_shape.at(0), h = o.hidden;
     embed_ = register_module("embed", detail::GammaEmbedding(h / 4, o.gamma_min, o.gamma_max));
     in_ = register_module("in", torch::nn::Linear(d, h));
@@ -96,13 +96,15 @@ class EpsMlp : public EpsNetwork {
     auto c = embed_(gamma);
     auto h = in_(z);
     for (size_t i = 0; i < blocks_.size(); ++i) h = h + blocks_[i](torch::silu(h + conds_[i](c)));
-    return z + out_(torch::silu(h));
+    auto out = out_(torch::silu(h));
+    return skip_ ? z + out : out;
   }
 
  private:
   detail::GammaEmbedding embed_{nullptr};
   torch::nn::Linear in_{nullptr}, out_{nullptr};
   std::vector<torch::nn::Linear> blocks_, conds_;
+  bool skip_;
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "deepgen/core/error.h"
 #include "deepgen/diffusion/family.h"
 #include "deepgen/diffusion/sampler.h"
+#include "deepgen/diffusion/weighting.h"
 
 namespace deepgen::diffusion {
 
@@ -44,6 +45,17 @@ OptionTable<VdmOptions> make_table() {
       .min(0)
       .commands(kTrain | kEval);
   t.add("antithetic", &O::antithetic, "Low-discrepancy times t in a batch (VDM App. I.1)");
+  t.add("prediction", &O::prediction,
+        "What the network outputs: eps (ε̂) | x (x̂) | v (α ε − σ x); each mapped to ε̂")
+      .choices({"eps", "x", "v"});
+  t.add("weighting", &O::weighting,
+        "Training objective's w(ℓ), ℓ = log SNR: elbo (w = 1, the bound) | sigmoid | edm "
+        "(Kingma & Gao 2023); the reported bpd is the bound in every case")
+      .choices(weighting_names());
+  t.add("weighting_bias", &O::weighting_bias, "sigmoid: b of w(ℓ) = sigmoid(b − ℓ)");
+  t.add("proposal", &O::proposal,
+        "Training density of ℓ: uniform | weighting (p ∝ w); losses are divided by it")
+      .choices(proposal_names());
   t.add_with<Text>("architecture", net(&N::architecture), "ε-network: unet (images) | mlp (points)")
       .flag("arch")
       .choices({"unet", "mlp"});
@@ -103,6 +115,12 @@ void validate(const VdmOptions& o) {
   if (!is_image(o) && o.net.architecture != "mlp") throw Error("vdm: points need " + arch + " mlp");
   if (!is_image(o)) check_points(o);
   validate(o.schedule);
+  if ((o.weighting != "elbo" || o.proposal != "uniform") &&
+      (o.schedule.kind() != "fixed" || o.T != 0))
+    throw Error("vdm: " + option_ref("vdm", "weighting") + " " + o.weighting + " with " +
+                option_ref("vdm", "proposal") + " " + o.proposal + " needs " +
+                option_ref("vdm", "schedule") + " fixed and " + option_ref("vdm", "T") +
+                " 0 (a weighted loss is not a bound, so it cannot train the schedule)");
   EpsNetOptions net = o.net;
   net.data_shape = o.data_shape;
   validate(net);

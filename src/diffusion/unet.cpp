@@ -117,7 +117,7 @@ class EpsUNet : public EpsNetwork {
     }
     auto out = conv_out_(torch::silu(norm_out_(h)));
     if (o_.patch > 1) out = torch::pixel_shuffle(out, o_.patch);
-    return z + out;
+    return o_.skip ? z + out : out;
   }
 
  private:

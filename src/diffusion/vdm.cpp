@@ -66,6 +66,21 @@ at::Tensor eps_from_x(const at::Tensor& z_t, const at::Tensor& x, const at::Tens
   return (z_t - alpha(g) * x) / sigma(g);
 }
 
+at::Tensor v_from_eps(const at::Tensor& z_t, const at::Tensor& eps, const at::Tensor& gamma_t) {
+  auto g = per_example(gamma_t, z_t);
+  return (eps - sigma(g) * z_t) / alpha(g);  // α ε − σ x with x = (z − σ ε)/α, α² + σ² = 1
+}
+
+at::Tensor eps_from_v(const at::Tensor& z_t, const at::Tensor& v, const at::Tensor& gamma_t) {
+  auto g = per_example(gamma_t, z_t);
+  return sigma(g) * z_t + alpha(g) * v;
+}
+
+at::Tensor x_from_v(const at::Tensor& z_t, const at::Tensor& v, const at::Tensor& gamma_t) {
+  auto g = per_example(gamma_t, z_t);
+  return alpha(g) * z_t - sigma(g) * v;
+}
+
 at::Tensor diffusion_loss_discrete_x(const at::Tensor& x, const at::Tensor& x_hat,
                                      const at::Tensor& gamma_s, const at::Tensor& gamma_t,
                                      int64_t T) {

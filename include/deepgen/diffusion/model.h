@@ -10,6 +10,7 @@
 
 #include "deepgen/diffusion/net.h"
 #include "deepgen/diffusion/schedule.h"
+#include "deepgen/diffusion/weighting.h"
 #include "deepgen/train/model.h"
 
 namespace deepgen::diffusion {
@@ -23,6 +24,16 @@ struct VdmOptions {
   int64_t T = 0;           // 0: continuous-time L_∞ (MATH 2h); else T-step L_T (MATH 2g)
   bool antithetic = true;  // low-discrepancy times (VDM App. I.1)
   EpsNetOptions net;       // net.data_shape and the γ range follow the fields above
+  // What the network outputs: eps (ε̂, VDM's own), x (x̂) or v (v̂ = α ε − σ x, Salimans & Ho
+  // 2022); each is mapped exactly to ε̂ for the loss, the bound and the samplers (BEYOND B2).
+  std::string prediction = "eps";
+  // The training objective L_w of BEYOND B1: elbo (w ≡ 1, the bound itself), sigmoid or edm.
+  // Whatever it is, the reported and evaluated bpd is the w ≡ 1 bound.
+  std::string weighting = "elbo";
+  double weighting_bias = 2.0;  // sigmoid: b of w(ℓ) = sigmoid(b − ℓ)
+  // The density ℓ is drawn from: uniform (in ℓ; = uniform t for the fixed linear schedule) or
+  // weighting (p ∝ w). Anything but elbo + uniform needs the fixed schedule and T = 0.
+  std::string proposal = "uniform";
   std::string sampler = "ancestral";  // ancestral | ddim
   int64_t sample_steps = 1000;
   int64_t eval_samples = 1;  // (t, ε) draws per test example in evaluate()
@@ -42,6 +53,7 @@ bool is_image(const VdmOptions& options);
 // Per-example terms of the negative ELBO, in nats.
 struct VdmLoss {
   at::Tensor diffusion, recon, prior;
+  at::Tensor objective;  // the weighted diffusion loss L_w trained on; undefined: the bound's
   at::Tensor total() const { return diffusion + recon + prior; }
 };
 
@@ -54,7 +66,12 @@ class VdmImpl : public torch::nn::Module {
   // of T steps (MATH 2g; 0: continuous, MATH 2h; -1: the model's own T). A continuous-time
   // model evaluated at T is the bound of its own T-step ancestral sampler.
   VdmLoss negative_elbo(const at::Tensor& x, int64_t T = -1);
-  at::Tensor eps(const at::Tensor& z, const at::Tensor& gamma) { return net_->forward(z, gamma); }
+  // The training objective: −ELBO, or with a weighting or proposal (BEYOND B1) the terms of
+  // −ELBO from an importance draw of ℓ and, in `objective`, L_w from the same draw.
+  VdmLoss training_loss(const at::Tensor& x);
+  bool importance_sampled() const;  // a weighting or proposal other than elbo + uniform
+  // ε̂(z, γ) from the network's output, whatever it predicts (BEYOND B2).
+  at::Tensor eps(const at::Tensor& z, const at::Tensor& gamma);
   // n samples in data units via the chosen sampler over `steps` uniform time steps.
   at::Tensor sample(int64_t n, const std::string& sampler, int64_t steps);
   NoiseSchedule& schedule() { return schedule_; }
@@ -64,10 +81,14 @@ class VdmImpl : public torch::nn::Module {
 
  private:
   at::Tensor times(int64_t n, int64_t T, const at::TensorOptions& opts) const;
+  // The terms of the bound that do not involve the network: −log p(x|z_0) and the prior KL.
+  void add_end_terms(const at::Tensor& x, const at::Tensor& f, VdmLoss& l);
   at::Tensor from_model_space(const at::Tensor& z_0);
   VdmOptions options_;
   NoiseSchedule schedule_{nullptr};
   std::shared_ptr<EpsNetwork> net_;
+  std::unique_ptr<LogSnrProposal> proposal_;  // importance_sampled() only
+  LogSnrWeight weight_;
   at::Tensor mean_, std_;  // points: standardisation buffers
 };
 TORCH_MODULE(Vdm);

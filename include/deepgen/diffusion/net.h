@@ -29,6 +29,9 @@ struct EpsNetOptions {
   double dropout = 0.0;
   int64_t hidden = 256;  // mlp width
   int64_t layers = 3;    // mlp residual blocks
+  // ε̂ = z + net(z), VDM's base-measure skip (an untrained net predicts ε̂ = z_t); off when the
+  // output is x̂ or v̂, which that skip does not fit (VdmImpl sets it from the prediction).
+  bool skip = true;
   // Rescale γ to about [0, 1] for the embedding: the schedule's range (VdmImpl sets it).
   double gamma_min = ScheduleOptions().gamma_min(), gamma_max = ScheduleOptions().gamma_max();
 };

@@ -35,6 +35,11 @@ at::Tensor kl_snr_form(const at::Tensor& x, const at::Tensor& x_hat, const at::T
 // VDM eq. 10: x̂ = (z_t − σ_t ε̂)/α_t, and back ε = (z_t − α_t x)/σ_t.
 at::Tensor x_from_eps(const at::Tensor& z_t, const at::Tensor& eps, const at::Tensor& gamma_t);
 at::Tensor eps_from_x(const at::Tensor& z_t, const at::Tensor& x, const at::Tensor& gamma_t);
+// BEYOND B2, v-prediction (Salimans & Ho 2022, §4): v = α ε − σ x, so that x̂ = α z − σ v̂ and
+// ε̂ = σ z + α v̂ (α² + σ² = 1).
+at::Tensor v_from_eps(const at::Tensor& z_t, const at::Tensor& eps, const at::Tensor& gamma_t);
+at::Tensor eps_from_v(const at::Tensor& z_t, const at::Tensor& v, const at::Tensor& gamma_t);
+at::Tensor x_from_v(const at::Tensor& z_t, const at::Tensor& v, const at::Tensor& gamma_t);
 
 // MATH 2g: one-sample L_T term (T/2)(SNR(s) − SNR(t))‖x − x̂‖², s = t − 1/T, per example.
 at::Tensor diffusion_loss_discrete_x(const at::Tensor& x, const at::Tensor& x_hat,
