@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 namespace deepgen::cli {
@@ -73,6 +74,11 @@ train::TrainCallbacks console_callbacks(const std::string& label) {
                   label.c_str(), static_cast<long long>(p.step), static_cast<long long>(p.total),
                   static_cast<long long>(p.epoch), p.steps_per_sec, p.loss,
                   format_duration(p.eta_seconds).c_str());
+    if (p.spike_step > 0) {
+      const std::size_t used = std::strlen(text);
+      std::snprintf(text + used, sizeof text - used, " | loss spike at step %lld",
+                    static_cast<long long>(p.spike_step));
+    }
     if (state->tty) {
       const auto now = Clock::now();
       if (!last && now - state->last_draw < std::chrono::milliseconds(100)) return;

@@ -22,6 +22,10 @@ OptionTable<TrainOptions> make_table() {
   t.add("eval_every", &O::eval_every, "Steps between test evaluations (0: at the end only)").min(0);
   t.add("eval_batches", &O::eval_batches, "Test batches per evaluation (0: the whole test set)")
       .min(0);
+  t.add("spike_factor", &O::spike_factor,
+        "Report a loss spike when a log window's mean loss exceeds the best by this × |best| "
+        "(0: off)")
+      .min(0);
   auto o = [](auto member) {
     return [member](TrainOptions & x) -> auto& { return opt(x).*member; };
   };

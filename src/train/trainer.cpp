@@ -14,6 +14,7 @@
 #include "deepgen/train/checkpoint.h"
 #include "deepgen/train/ema.h"
 #include "deepgen/train/options.h"
+#include "deepgen/train/spike.h"
 
 namespace deepgen::train {
 
@@ -21,6 +22,9 @@ std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/che
 std::string weights_path(const std::string& run_dir) { return run_dir + "/model.safetensors"; }
 std::string ema_weights_path(const std::string& run_dir) { return run_dir + "/ema.safetensors"; }
 std::string metrics_path(const std::string& run_dir) { return run_dir + "/metrics.jsonl"; }
+std::string spike_checkpoint_path(const std::string& run_dir) {
+  return run_dir + "/checkpoint-before-spike.pt";
+}
 
 namespace {
 
@@ -124,7 +128,7 @@ class Run {
     parallel_.broadcast_state(module_, ema_.get());
     if (o_.resume) {
       parallel_.share_checkpoint(s, o_.seed);
-      step_ = s.step;
+      step_ = checkpoint_step_ = s.step;
       set_global_rng_state(s.rng);
       if (parallel_.writer()) io::truncate_metrics(metrics, static_cast<double>(step_));
       message("resumed from step " + std::to_string(step_) + " of " + std::to_string(total_));
@@ -179,10 +183,12 @@ class Run {
     p.loss = ewma_loss_;
     p.steps_per_sec = secs > 0 ? (step_ - first) / secs : 0.0;
     p.eta_seconds = p.steps_per_sec > 0 ? (total_ - step_) / p.steps_per_sec : 0.0;
+    p.spike_step = spike_step_;
     cb_.on_progress(p);
   }
 
   void log_row(Clock::time_point t0, int64_t first) {
+    window_steps_ = window_.count();
     io::MetricRow row = window_.mean(parallel_);
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     row["step"] = static_cast<double>(step_);
@@ -190,9 +196,35 @@ class Run {
     row["lr"] = learning_rate(o_.optimizer, step_ - 1, total_);
     row["steps_per_sec"] = secs > 0 ? (step_ - first) / secs : 0.0;
     if (o_.optimizer.grad_clip > 0) row["grad_norm"] = last_grad_norm_;
+    if (spike_.observe(step_, row["loss"])) report_spike(row["loss"]);
+    if (spike_.in_spike()) row["spike"] = 1.0;
     if (parallel_.writer()) io::append_metrics(metrics_path(o_.run_dir), row);
     result_.last_metrics = row;
     window_.reset();
+  }
+
+  // Keeps the last checkpoint, which precedes the spike (or falls in its window, then said so),
+  // since the next regular checkpoint would overwrite it with the diverged weights.
+  void report_spike(double mean) {
+    spike_step_ = step_;
+    const int64_t from = std::max<int64_t>(0, step_ - window_steps_);
+    std::string keep = "no checkpoint was written before it";
+    const std::string ckpt = checkpoint_path(o_.run_dir);
+    if (checkpoint_step_ > 0 && io::file_exists(ckpt)) {
+      if (parallel_.writer())
+        io::write_file_atomic(spike_checkpoint_path(o_.run_dir), io::read_file(ckpt));
+      keep = "the checkpoint of step " + std::to_string(checkpoint_step_) +
+             (checkpoint_step_ > from ? " (inside the spike's window)" : "") + " is kept as " +
+             spike_checkpoint_path(o_.run_dir) +
+             "; to go on from it, copy it over checkpoint.pt and resume with a lower " +
+             option_ref("train", "lr") + " or " + option_ref("train", "grad_clip");
+    }
+    char numbers[160];
+    std::snprintf(numbers, sizeof numbers,
+                  "mean loss %.4g over steps %lld-%lld, best %.4g at step %lld", mean,
+                  static_cast<long long>(from + 1), static_cast<long long>(step_), spike_.best(),
+                  static_cast<long long>(spike_.best_step()));
+    message("loss spike at step " + std::to_string(step_) + ": " + numbers + "; " + keep);
   }
 
   // Evaluation draws its noise from a fixed seed and restores the training stream afterwards,
@@ -226,6 +258,7 @@ class Run {
       save_weights(ema_weights_path(o_.run_dir), module_);
     }
     save_checkpoint(checkpoint_path(o_.run_dir), module_, ema_.get(), *optimizer_, state);
+    checkpoint_step_ = step_;
     message(what + " written at step " + std::to_string(step_));
   }
 
@@ -251,6 +284,8 @@ class Run {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<Ema> ema_;
   int64_t total_ = 0, step_ = 0;
+  LossSpikeDetector spike_{o_.spike_factor};
+  int64_t spike_step_ = 0, checkpoint_step_ = 0, window_steps_ = 0;
   double ewma_loss_ = 0.0, last_grad_norm_ = 0.0;
   bool have_ewma_ = false;
   Window window_;

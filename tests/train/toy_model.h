@@ -20,17 +20,24 @@ class ToyDenoiser : public train::GenerativeModel {
     at::Tensor l = (net_->forward(noisy) - x).pow(2).mean();
     if (nan_at_call_ > 0 && calls_ == nan_at_call_)
       l = l * std::numeric_limits<double>::quiet_NaN();
+    if (spike_from_call_ > 0 && calls_ >= spike_from_call_) l = l * spike_scale_;
     return {l, {{"mse", l.detach()}}};
   }
   at::Tensor sample(int64_t n) override { return net_->forward(torch::randn({n, dim()})); }
   int64_t dim() const { return net_->options().in(); }
   void fail_at_call(int64_t call) { nan_at_call_ = call; }
+  // From `call` on, the loss is scaled by `scale`: a finite divergence.
+  void spike_from_call(int64_t call, double scale) {
+    spike_from_call_ = call;
+    spike_scale_ = scale;
+  }
   nn::MLP& net() { return net_; }
 
  private:
   nn::MLP net_;
   double noise_;
-  int64_t calls_ = 0, nan_at_call_ = 0;
+  int64_t calls_ = 0, nan_at_call_ = 0, spike_from_call_ = 0;
+  double spike_scale_ = 1.0;
 };
 
 inline data::Dataset toy_points(int64_t n, int64_t dim = 3, uint64_t seed = 7) {

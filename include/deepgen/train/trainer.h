@@ -29,8 +29,12 @@ struct TrainOptions {
   int64_t log_every = 50;           // one metrics.jsonl row per log_every steps
   int64_t eval_every = 0;           // 0: evaluate at the end only
   int64_t eval_batches = 0;         // test batches per evaluation; 0: the whole test set
-  std::string run_dir;              // holds checkpoint.pt, model.safetensors, metrics.jsonl
-  bool resume = false;              // continue from run_dir/checkpoint.pt
+  // A log window's mean loss this far above the best window so far, relative to |best|, is a
+  // loss spike (train/spike.h): said in a message, marked in metrics.jsonl, and the checkpoint
+  // before it is kept as checkpoint-before-spike.pt. 0: off.
+  double spike_factor = 0.5;
+  std::string run_dir;  // holds checkpoint.pt, model.safetensors, metrics.jsonl
+  bool resume = false;  // continue from run_dir/checkpoint.pt
   c10::Device device = c10::Device(c10::kCPU);
   // Data-parallel training (dist/comm.h): batch is the global batch, each rank takes its share of
   // every batch, gradients are averaged over ranks, and only rank 0 writes files. Null: one
@@ -44,6 +48,7 @@ struct Progress {
   double loss = 0.0;           // mean over the last log window
   double steps_per_sec = 0.0;  // over the last log window
   double eta_seconds = 0.0;
+  int64_t spike_step = 0;  // where the last loss spike was seen (0: none)
 };
 
 struct TrainCallbacks {
@@ -66,6 +71,7 @@ std::string checkpoint_path(const std::string& run_dir);
 std::string weights_path(const std::string& run_dir);      // model.safetensors
 std::string ema_weights_path(const std::string& run_dir);  // ema.safetensors
 std::string metrics_path(const std::string& run_dir);
+std::string spike_checkpoint_path(const std::string& run_dir);  // checkpoint-before-spike.pt
 
 // Trains `model` (already on options.device) on `train_data`; evaluates on test_data when given.
 // A non-finite loss throws deepgen::Error; the last checkpoint on disk stays the last good one.
