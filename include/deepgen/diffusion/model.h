@@ -23,9 +23,10 @@ struct VdmOptions {
   int64_t T = 0;           // 0: continuous-time L_∞ (MATH 2h); else T-step L_T (MATH 2g)
   bool antithetic = true;  // low-discrepancy times (VDM App. I.1)
   EpsNetOptions net;       // net.data_shape and the γ range follow the fields above
-  std::string sampler = "ancestral";  // ancestral | ddim
+  std::string sampler = "ancestral";  // sampler_names(): ancestral | ddim | dpm2 | ...
   int64_t sample_steps = 1000;
-  int64_t eval_samples = 1;  // (t, ε) draws per test example in evaluate()
+  std::string sample_grid = "t";  // sampling_gammas(): t (uniform in t) | eta (uniform in η)
+  int64_t eval_samples = 1;       // (t, ε) draws per test example in evaluate()
   // Points: the bound is computed on (x − mean)/std and corrected by Σ log std (change of
   // variables), so it is the density of x in its own units. Filled from the training set.
   std::vector<double> data_mean, data_std;
@@ -55,7 +56,7 @@ class VdmImpl : public torch::nn::Module {
   // model evaluated at T is the bound of its own T-step ancestral sampler.
   VdmLoss negative_elbo(const at::Tensor& x, int64_t T = -1);
   at::Tensor eps(const at::Tensor& z, const at::Tensor& gamma) { return net_->forward(z, gamma); }
-  // n samples in data units via the chosen sampler over `steps` uniform time steps.
+  // n samples in data units via the chosen sampler over `steps` steps of options().sample_grid.
   at::Tensor sample(int64_t n, const std::string& sampler, int64_t steps);
   NoiseSchedule& schedule() { return schedule_; }
   const VdmOptions& options() const { return options_; }
