@@ -1,6 +1,8 @@
 // The variational diffusion model described once for the run layer and the CLI.
 #include "deepgen/diffusion/family.h"
 
+#include "deepgen/diffusion/sampler.h"
+
 namespace deepgen::diffusion {
 
 namespace {
@@ -38,7 +40,12 @@ const train::Family& vdm_family() {
         [](VdmOptions o) { return std::make_unique<VdmModel>(std::move(o)); });
     f.adapt = adapt;
     f.sampling = [](const nlohmann::json& o) {
-      return nlohmann::json{{"sampler", o.at("sampler")}, {"steps", o.at("sample_steps")}};
+      const std::string sampler = o.at("sampler");
+      const int64_t steps = o.at("sample_steps");
+      return nlohmann::json{{"sampler", sampler},
+                            {"steps", steps},
+                            {"grid", o.value("sample_grid", "t")},  // runs before the option: t
+                            {"nfe", sampler_nfe(sampler, steps)}};
     };
     return f;
   }();

@@ -153,7 +153,7 @@ at::Tensor VdmImpl::sample(int64_t n, const std::string& sampler, int64_t steps)
   shape.insert(shape.end(), options_.data_shape.begin(), options_.data_shape.end());
   auto gen = at::detail::getDefaultCPUGenerator();
   auto z_1 = at::randn(shape, gen, opts.device(torch::kCPU)).to(opts.device());
-  auto gammas = schedule_->gamma(torch::linspace(0, 1, steps + 1, opts));
+  auto gammas = sampling_gammas(schedule_, options_.sample_grid, steps);
   EpsFn eps = [this](const at::Tensor& z, const at::Tensor& g) { return this->eps(z, g); };
   return from_model_space(sample_loop(sampler, eps, gammas, z_1, gen));
 }

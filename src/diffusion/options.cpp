@@ -72,13 +72,19 @@ OptionTable<VdmOptions> make_table() {
   t.add_with<int64_t>("hidden", net(&N::hidden), "mlp: width").min(1);
   t.add_with<int64_t>("layers", net(&N::layers), "mlp: residual blocks").min(1);
   const unsigned all = kTrain | kSample | kEval;  // eval draws samples of points too
-  t.add("sampler", &O::sampler, "Sampler of the run's samples")
+  t.add("sampler", &O::sampler,
+        "Sampler of the run's samples; ODE solvers of order 1 (ddim), 2 (dpm2, heun, dpmpp2m: "
+        "2+ steps) and 3 (dpm3)")
       .choices(sampler_names())
       .commands(all);
   t.add("sample_steps", &O::sample_steps, "Sampling steps")
       .min(1)
       .commands(all)
       .flag_for(kSample | kEval, "steps");
+  t.add("sample_grid", &O::sample_grid,
+        "Sampling steps uniform in t (t) or in η = −γ/2 (eta; the same for a fixed schedule)")
+      .choices(sampling_grids())
+      .commands(all);
   t.add("eval_samples", &O::eval_samples, "(t, ε) draws per test example, averaged")
       .min(1)
       .commands(kTrain | kEval);
@@ -114,6 +120,7 @@ void validate(const VdmOptions& o) {
     throw Error("vdm: images need " + arch + " unet");
   if (!is_image(o) && o.net.architecture != "mlp") throw Error("vdm: points need " + arch + " mlp");
   if (!is_image(o)) check_points(o);
+  check_sampler(o.sampler, o.sample_steps);
   validate(o.schedule);
   if ((o.weighting != "elbo" || o.proposal != "uniform") &&
       (o.schedule.kind() != "fixed" || o.T != 0))

@@ -36,7 +36,8 @@ TEST(CliVdm, ToyRunReportsTheBoundInBitsPerDimAndASampleDistance) {
                   m["bpd_prior"].get<double>(),
               m["bpd"].get<double>(), 1e-4);
   EXPECT_NE(ev["units"].get<std::string>().find("bits per dimension"), std::string::npos);
-  EXPECT_EQ(ev["sampling"], json({{"sampler", "ancestral"}, {"steps", 20}}));
+  EXPECT_EQ(ev["sampling"],
+            json({{"sampler", "ancestral"}, {"steps", 20}, {"grid", "t"}, {"nfe", 20}}));
   EXPECT_GT(ev["energy_distance"].get<double>(), 0.0);
   EXPECT_EQ(read_csv(run + "/samples.csv").size(), 2000u);
   EXPECT_TRUE(is_png(run + "/samples.png"));
@@ -78,13 +79,18 @@ TEST(CliVdm, SamplersAndStepsAreChosenAtSamplingTime) {
   EXPECT_EQ(read_text(dir.file("ddim.csv")), read_text(dir.file("ddim2.csv")));  // same seed
   EXPECT_NE(read_text(dir.file("ddim.csv")), read_text(dir.file("anc.csv")));
   EXPECT_TRUE(one_line_error(sample("bad.csv", {"--sampler", "euler"}), "ancestral"));
+  EXPECT_TRUE(
+      one_line_error(sample("bad.csv", {"--sampler", "dpmpp2m", "--steps", "1"}), "--steps"));
+  ASSERT_TRUE(
+      succeeded(sample("dpm3.csv", {"--sampler", "dpm3", "--steps", "4", "--sample-grid", "eta"})));
+  EXPECT_EQ(read_csv(dir.file("dpm3.csv")).size(), 50u);
   EXPECT_TRUE(one_line_error(sample("bad.csv", {"--steps", "-2"}), "--steps"));
 
   Result ev =
       deepgen({"eval", "--run", run, "--eval-samples", "3", "--sampler", "ddim", "--steps", "10"});
   ASSERT_TRUE(succeeded(ev));
   json j = only_json_object(ev);
-  EXPECT_EQ(j["sampling"], json({{"sampler", "ddim"}, {"steps", 10}}));
+  EXPECT_EQ(j["sampling"], json({{"sampler", "ddim"}, {"steps", 10}, {"grid", "t"}, {"nfe", 10}}));
   EXPECT_TRUE(j["metrics"].contains("bpd"));
   // The bound of the 20-step ancestral sampler: a 20-step diffusion loss, reported with its T.
   Result t20 = deepgen({"eval", "--run", run, "--T", "20"});

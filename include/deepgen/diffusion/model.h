@@ -34,9 +34,10 @@ struct VdmOptions {
   // The density ℓ is drawn from: uniform (in ℓ; = uniform t for the fixed linear schedule) or
   // weighting (p ∝ w). Anything but elbo + uniform needs the fixed schedule and T = 0.
   std::string proposal = "uniform";
-  std::string sampler = "ancestral";  // ancestral | ddim
+  std::string sampler = "ancestral";  // sampler_names(): ancestral | ddim | dpm2 | ...
   int64_t sample_steps = 1000;
-  int64_t eval_samples = 1;  // (t, ε) draws per test example in evaluate()
+  std::string sample_grid = "t";  // sampling_gammas(): t (uniform in t) | eta (uniform in η)
+  int64_t eval_samples = 1;       // (t, ε) draws per test example in evaluate()
   // Points: the bound is computed on (x − mean)/std and corrected by Σ log std (change of
   // variables), so it is the density of x in its own units. Filled from the training set.
   std::vector<double> data_mean, data_std;
@@ -72,7 +73,7 @@ class VdmImpl : public torch::nn::Module {
   bool importance_sampled() const;  // a weighting or proposal other than elbo + uniform
   // ε̂(z, γ) from the network's output, whatever it predicts (BEYOND B2).
   at::Tensor eps(const at::Tensor& z, const at::Tensor& gamma);
-  // n samples in data units via the chosen sampler over `steps` uniform time steps.
+  // n samples in data units via the chosen sampler over `steps` steps of options().sample_grid.
   at::Tensor sample(int64_t n, const std::string& sampler, int64_t steps);
   NoiseSchedule& schedule() { return schedule_; }
   const VdmOptions& options() const { return options_; }
