@@ -202,8 +202,16 @@ int Commands::train() {
 json Commands::family_overrides(const CLI::App& cmd, const std::string& run_dir) const {
   const std::string model = run::load_run_config(run_dir).model;
   json overrides = json::object();
-  for (const auto& g : flags_.given(cmd)) {
+  const std::vector<FlagSet::Given> given = flags_.given(cmd);
+  // A flag several families share (--sampler) is given once per family: the run's own applies.
+  auto is_models = [&](const std::string& flag) {
+    for (const auto& g : given)
+      if (g.flag == flag && g.spec.section == model) return true;
+    return false;
+  };
+  for (const auto& g : given) {
     if (g.spec.section == "sample" || g.spec.section == "eval") continue;
+    if (g.spec.section != model && is_models(g.flag)) continue;
     if (g.spec.section != model)
       throw Error(g.flag + " applies to " + g.spec.section + " runs, not to " + run_dir + " (a " +
                   model + " run)");

@@ -21,6 +21,21 @@ std::string flag_name(const OptionSpec& spec, unsigned command) {
   return spec.flag;
 }
 
+// Two families' options of one name on one command (sample/eval take every family's sampling
+// flags) share one CLI11 option, which would refuse a second registration; each family then
+// reads the value as its own option, and the run's family decides which one applies.
+CLI::Option* FlagSet::shared_option(const CLI::App& app, const OptionSpec& spec,
+                                    const std::string& name) const {
+  for (const auto& f : flags_)
+    if (f.app == &app && f.name == name) {
+      if (f.spec.type != spec.type || f.spec.section == spec.section)
+        throw Error("flag --" + name + " is declared twice on one command, by " + f.spec.section +
+                    " and " + spec.section + ", with clashing types or in one table");
+      return f.option;
+    }
+  return nullptr;
+}
+
 void FlagSet::add(CLI::App& app, const std::vector<OptionSpec>& specs, unsigned command,
                   const std::string& group, const DefaultText& default_text) {
   for (const auto& spec : specs) {
@@ -29,6 +44,15 @@ void FlagSet::add(CLI::App& app, const std::vector<OptionSpec>& specs, unsigned 
     std::string help = spec.help;
     const std::string d = default_text ? default_text(spec) : "";
     if (!d.empty()) help += " (default " + d + ")";
+    if (CLI::Option* shared = shared_option(app, spec, name)) {
+      const std::string first = shared->get_group();  // one group so far: its help is bare
+      const bool bare = first.find(", ") == std::string::npos;
+      shared->description((bare ? first + ": " : "") + shared->get_description() + "; " + group +
+                          ": " + help);
+      shared->group(first + ", " + group);
+      flags_.push_back({spec, name, &app, shared});
+      continue;
+    }
     CLI::Option* option = app.add_option("--" + name)->description(help);
     option->type_name(type_name(spec.type));
     if (spec.type == OptionType::boolean) option->expected(0, 1);  // --fid, or --attention false

@@ -19,7 +19,8 @@ DefaultText defaults_of(const nlohmann::json& defaults);
 class FlagSet {
  public:
   // A flag on `app` for each spec whose commands include `command` (and that has a flag), in
-  // the help group `group`.
+  // the help group `group`. Another section's spec of the same flag name and type shares the
+  // flag (given() then reports it once per section).
   void add(CLI::App& app, const std::vector<OptionSpec>& specs, unsigned command,
            const std::string& group, const DefaultText& default_text);
   struct Given {
@@ -48,6 +49,8 @@ class FlagSet {
     CLI::App* app;
     CLI::Option* option;
   };
+  CLI::Option* shared_option(const CLI::App& app, const OptionSpec& spec,
+                             const std::string& name) const;
   std::deque<Flag> flags_;
 };
 

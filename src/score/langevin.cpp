@@ -86,6 +86,10 @@ MalaResult mala(const at::Tensor& x0, const LogProbFn& log_prob, double delta, i
   return {x, steps > 0 ? accepted / total : 0.0};
 }
 
+at::Tensor tweedie_denoise(const at::Tensor& x, const NoiseScoreFn& score, double sigma) {
+  return x + sigma * sigma * score(x, at::full({x.size(0)}, sigma, x.options()));
+}
+
 at::Tensor annealed_langevin(const at::Tensor& x0, const NoiseScoreFn& score,
                              const std::vector<double>& sigmas, int64_t steps_per_level, double eps,
                              OptGenerator gen, bool final_denoise, const StepCallback& callback) {
@@ -104,9 +108,7 @@ at::Tensor annealed_langevin(const at::Tensor& x0, const NoiseScoreFn& score,
       if (callback) callback(++done, total, x);
     }
   }
-  if (!final_denoise) return x;
-  // Tweedie: E[x_clean | x] = x + σ_L²·∇log p_σL(x).
-  return x + last * last * score(x, at::full({x.size(0)}, last, x.options()));
+  return final_denoise ? tweedie_denoise(x, score, last) : x;
 }
 
 }  // namespace deepgen::score

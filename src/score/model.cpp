@@ -4,12 +4,16 @@
 #include "deepgen/core/error.h"
 #include "deepgen/score/losses.h"
 #include "deepgen/score/net.h"
+#include "deepgen/score/sde.h"
 
 namespace deepgen::score {
 
 namespace {
 
 bool is_image(const std::vector<int64_t>& shape) { return shape.size() == 3; }
+
+// The start box's centre: 1/2 for images in [0, 1], 0 for points.
+double box_centre(const std::vector<int64_t>& shape) { return is_image(shape) ? 0.5 : 0.0; }
 
 torch::nn::AnyModule make_net(const ScoreOptions& o) {
   const auto& shape = o.data_shape();
@@ -39,9 +43,12 @@ ScoreFn ScoreModel::at_sigma(double sigma) {
   return [this, s](const at::Tensor& x) { return score(x, at::full({x.size(0)}, s, x.options())); };
 }
 
+NoiseScoreFn ScoreModel::noise_score() {
+  return [this](const at::Tensor& y, const at::Tensor& s) { return score(y, s); };
+}
+
 at::Tensor ScoreModel::ncsn_objective(const at::Tensor& x) {
-  const NoiseScoreFn net = [this](const at::Tensor& y, const at::Tensor& s) { return score(y, s); };
-  return ncsn_loss(net, x, sigmas_);
+  return ncsn_loss(noise_score(), x, sigmas_);
 }
 
 at::Tensor ScoreModel::dsm_objective(const at::Tensor& x) {
@@ -102,33 +109,87 @@ train::LossOutput ScoreModel::evaluate(const at::Tensor& x) {
     at::Tensor l = method_loss(x).detach();
     return {l, {{part_name(), l}}};
   }
-  const NoiseScoreFn net = [this](const at::Tensor& y, const at::Tensor& s) { return score(y, s); };
-  const at::Tensor levels = ncsn_level_losses(net, x, sigmas_).detach();
+  const at::Tensor levels = ncsn_level_losses(noise_score(), x, sigmas_).detach();
   const at::Tensor mean = levels.mean();
   return {mean, {{"ncsn", mean}, {"ncsn_sigma_max", levels[0]}, {"ncsn_sigma_min", levels[-1]}}};
 }
 
+std::vector<int64_t> ScoreModel::sample_shape(int64_t n) const {
+  std::vector<int64_t> shape{n};
+  shape.insert(shape.end(), options_.data_shape().begin(), options_.data_shape().end());
+  return shape;
+}
+
+at::Tensor ScoreModel::box_start(int64_t n) {
+  const at::Tensor any = net_.ptr()->parameters().front();
+  const at::Tensor u = at::rand(sample_shape(n), any.options());
+  return is_image(options_.data_shape()) ? u : (2 * u - 1) * options_.init_box();
+}
+
+// The VE SDE's prior: p_σ1 is the data convolved with N(0, σ_1²I), which for σ_1 of the data's
+// span is close to N(c, σ_1²I) (Song et al. 2021 start from N(0, σ_max²I)). The ODE maps its
+// start deterministically, so it must start from p_σ1, not from the annealed sampler's box.
+at::Tensor ScoreModel::prior_start(int64_t n) {
+  const at::Tensor any = net_.ptr()->parameters().front();
+  const at::Tensor z = at::randn(sample_shape(n), any.options());
+  return box_centre(options_.data_shape()) + sigmas_.front() * z;
+}
+
+// The network embeds log σ (net.h), so it takes any σ between the ladder's levels: it was
+// trained at the L levels only and interpolates in log σ between them, which a grid finer than
+// the ladder (sigma_steps > L − 1) relies on. The grid is geometric, uniform in B4's t.
+std::vector<double> ScoreModel::sigma_grid() const {
+  return geometric_sigmas(sigmas_.front(), sigmas_.back(), options_.sigma_steps() + 1);
+}
+
+at::Tensor ScoreModel::annealed_samples(int64_t n) {
+  const auto& o = options_;
+  const at::Tensor x = box_start(n);
+  if (o.method() == "ncsn")
+    return annealed_langevin(x, noise_score(), sigmas_, o.steps_per_level(), o.sample_eps(),
+                             c10::nullopt, o.final_denoise(), progress_);
+  const ScoreFn net = at_sigma(o.sigma());
+  const at::Tensor y = langevin(x, net, o.step_size(), o.langevin_steps(), c10::nullopt, progress_);
+  return o.final_denoise() && o.sigma() > 0 ? y + o.sigma() * o.sigma() * net(y) : y;
+}
+
+at::Tensor ScoreModel::pc_samples(int64_t n) {
+  const auto& o = options_;
+  return pc_sampler(prior_start(n), noise_score(), sigma_grid(), o.corrector_steps(), o.snr(),
+                    c10::nullopt, o.final_denoise(), progress_);
+}
+
+at::Tensor ScoreModel::ode_samples(int64_t n) {
+  const auto& o = options_;
+  return probability_flow_ode(prior_start(n), noise_score(), sigma_grid(), o.ode_solver(),
+                              o.final_denoise(), progress_);
+}
+
+// The samplers by name: a new sampler is its draw function and one row here.
+const std::vector<ScoreModel::Sampler>& ScoreModel::samplers() {
+  static const std::vector<Sampler> table{
+      {"annealed", &ScoreModel::annealed_samples},  // Song & Ermon 2019, Alg. 1
+      {"pc", &ScoreModel::pc_samples},              // Song et al. 2021, Alg. 2
+      {"ode", &ScoreModel::ode_samples},            // Song et al. 2021 eq. 13; Karras Alg. 1
+  };
+  return table;
+}
+
+std::vector<std::string> sampler_names() {
+  std::vector<std::string> names;
+  for (const auto& s : ScoreModel::samplers()) names.push_back(s.name);
+  return names;
+}
+
 at::Tensor ScoreModel::sample(int64_t n) {
   torch::NoGradGuard no_grad;
-  const auto& o = options_;
-  const at::Tensor any = net_.ptr()->parameters().front();
-  std::vector<int64_t> shape{n};
-  shape.insert(shape.end(), o.data_shape().begin(), o.data_shape().end());
-  const bool image = is_image(o.data_shape());
-  at::Tensor x = at::rand(shape, any.options());
-  if (!image) x = (2 * x - 1) * o.init_box();
-  if (o.method() == "ncsn") {
-    const NoiseScoreFn net = [this](const at::Tensor& y, const at::Tensor& s) {
-      return score(y, s);
-    };
-    x = annealed_langevin(x, net, sigmas_, o.steps_per_level(), o.sample_eps(), c10::nullopt,
-                          o.final_denoise(), progress_);
-  } else {
-    const ScoreFn net = at_sigma(o.sigma());
-    x = langevin(x, net, o.step_size(), o.langevin_steps(), c10::nullopt, progress_);
-    if (o.final_denoise() && o.sigma() > 0) x = x + o.sigma() * o.sigma() * net(x);
-  }
-  return image ? x.clamp(0, 1) : x;
+  for (const auto& s : samplers())
+    if (s.name == options_.sampler()) {
+      const at::Tensor x = (this->*s.draw)(n);
+      return is_image(options_.data_shape()) ? x.clamp(0, 1) : x;
+    }
+  throw Error("score: " + option_ref("score", "sampler") + " '" + options_.sampler() +
+              "' is unknown");
 }
 
 }  // namespace deepgen::score

@@ -5,6 +5,7 @@
 #include "deepgen/nn/mlp.h"
 #include "deepgen/score/family.h"
 #include "deepgen/score/net.h"
+#include "deepgen/score/sde.h"
 
 namespace deepgen::score {
 
@@ -35,6 +36,25 @@ OptionTable<ScoreOptions> make_table() {
       .commands(all);
   t.add("sample_eps", &O::sample_eps, "ncsn sampling: ε of the step δ_i = ε σ_i²/σ_L²")
       .greater(0)
+      .commands(all);
+  t.add("sampler", &O::sampler,
+        "ncsn sampling: annealed (Langevin) | pc (reverse-SDE predictor-corrector) | ode "
+        "(probability flow)")
+      .choices(sampler_names())
+      .commands(all);
+  t.add("sigma_steps", &O::sigma_steps,
+        "ncsn pc / ode sampling: steps of the geometric σ grid from σ_1 down to σ_L")
+      .min(1)
+      .commands(all);
+  t.add("corrector_steps", &O::corrector_steps,
+        "ncsn pc sampling: Langevin corrector steps after each predictor step (0: none)")
+      .min(0)
+      .commands(all);
+  t.add("snr", &O::snr, "ncsn pc sampling: signal-to-noise ratio r of the corrector step")
+      .greater(0)
+      .commands(all);
+  t.add("ode_solver", &O::ode_solver, "ncsn ode sampling: euler (order 1) | heun (order 2)")
+      .choices(ode_solver_names())
       .commands(all);
   t.add("langevin_steps", &O::langevin_steps, "esm-kde / dsm / ssm sampling: Langevin steps")
       .min(0)
@@ -81,6 +101,10 @@ void validate(const ScoreOptions& o) {
   if (!(o.sigma_begin() > o.sigma_end()))
     throw Error("score: " + option_ref("score", "sigma_begin") + " must be larger than " +
                 option_ref("score", "sigma_end") + " (the ladder descends)");
+  if (o.sampler() != "annealed" && o.method() != "ncsn")
+    throw Error("score: " + option_ref("score", "sampler") + " " + o.sampler() +
+                " integrates over a σ ladder, which only " + option_ref("score", "method") +
+                " ncsn has (the others sample with annealed, plain Langevin at their σ)");
   if (is_image(shape)) validate_unet(shape, o.channels());
 }
 

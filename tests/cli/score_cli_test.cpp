@@ -235,6 +235,37 @@ TEST(CliScore, NcsnResumedRunMatchesStraightRunBitForBit) {
   EXPECT_TRUE(same_weights(a, b));
 }
 
+// The sampler is chosen at sampling time; --sampler is also the VDM's flag (one flag shared on
+// deepgen sample), so the run's family decides which table reads it and which names it takes.
+TEST(CliScore, NcsnRunSamplesWithEachSamplerAndRefusesAVdmSamplerName) {
+  TempDir dir;
+  const std::string run = dir.file("run");
+  ASSERT_TRUE(succeeded(deepgen(score_toy(
+      dir, "toy:8gaussians", 1000, run,
+      {"--steps", "20", "--num-sigmas", "3", "--steps-per-level", "5", "--log-every", "10"}))));
+  auto sample = [&](const std::string& name, std::vector<std::string> more) {
+    std::vector<std::string> args{"sample", "--run", run,     "--n",         "40",
+                                  "--seed", "2",     "--out", dir.file(name)};
+    args.insert(args.end(), more.begin(), more.end());
+    return deepgen(args);
+  };
+  ASSERT_TRUE(succeeded(sample("pc.csv", {"--sampler", "pc", "--sigma-steps", "10"})));
+  ASSERT_TRUE(succeeded(
+      sample("ode.csv", {"--sampler", "ode", "--sigma-steps", "10", "--ode-solver", "euler"})));
+  ASSERT_TRUE(succeeded(sample("ode2.csv", {"--sampler", "ode", "--sigma-steps", "10"})));
+  ASSERT_TRUE(succeeded(sample("annealed.csv", {})));
+  for (const char* name : {"pc.csv", "ode.csv", "ode2.csv", "annealed.csv"})
+    EXPECT_EQ(read_csv(dir.file(name)).size(), 40u) << name;
+  // Same start (seed 2), another solver: another deterministic map.
+  EXPECT_NE(read_text(dir.file("ode.csv")), read_text(dir.file("ode2.csv")));
+  EXPECT_TRUE(one_line_error(sample("bad.csv", {"--sampler", "ddim"}),
+                             "--sampler 'ddim' is unknown: use annealed, pc or ode"));
+  EXPECT_TRUE(one_line_error(sample("bad.csv", {"--sampler", "pc", "--snr", "0"}), "--snr"));
+  EXPECT_FALSE(fs::exists(dir.file("bad.csv")));
+  Result help = deepgen({"sample", "--help"});
+  EXPECT_NE(help.out.find("vdm runs, score runs"), std::string::npos) << help.out;
+}
+
 TEST(CliScore, BadMethodAndLadderAreOneLineErrors) {
   TempDir dir;
   const std::string run = dir.file("run");

@@ -180,6 +180,10 @@ TEST(ScoreOptions, JsonRoundTripAndPerDataDefaults) {
                              .sample_eps(1e-3)
                              .langevin_steps(10)
                              .step_size(0.05)
+                             .sigma_steps(20)
+                             .corrector_steps(2)
+                             .snr(0.1)
+                             .ode_solver("euler")
                              .final_denoise(false)
                              .init_box(3);
   const std::string json = to_json(o);
@@ -187,8 +191,9 @@ TEST(ScoreOptions, JsonRoundTripAndPerDataDefaults) {
   EXPECT_EQ(to_json(back), json);
   EXPECT_EQ(back.hidden(), (std::vector<int64_t>{32, 16}));
   EXPECT_FALSE(back.final_denoise());
+  EXPECT_EQ(back.ode_solver(), "euler");
   // Every option is written (a key missing from to_json would silently reset on reload).
-  EXPECT_EQ(nlohmann::json::parse(json).size(), 15u);
+  EXPECT_EQ(nlohmann::json::parse(json).size(), 20u);
 }
 
 void expect_error(const std::string& json, std::vector<int64_t> shape, const std::string& needle) {

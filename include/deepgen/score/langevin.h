@@ -49,10 +49,14 @@ struct MalaResult {
 MalaResult mala(const at::Tensor& x0, const LogProbFn& log_prob, double delta, int64_t steps,
                 OptGenerator gen = c10::nullopt, const StepCallback& callback = {});
 
+// Tweedie's formula E[x_clean | x] = x + σ²·∇log p_σ(x) (NCSNv2, Jolicoeur-Martineau et al.
+// 2021): the samplers' last step, which removes the noise of their smallest σ.
+at::Tensor tweedie_denoise(const at::Tensor& x, const NoiseScoreFn& score, double sigma);
+
 // Annealed Langevin dynamics (Song & Ermon 2019, Alg. 1, in the convention above): for each σ_i
 // of the descending ladder, `steps_per_level` steps with δ_i = eps·σ_i²/σ_L². With
-// final_denoise, one last Tweedie step x + σ_L²·s(x, σ_L) (NCSNv2, Jolicoeur-Martineau et al.
-// 2021) removes the σ_L noise. The callback counts steps over all levels.
+// final_denoise, one last Tweedie step at σ_L removes the σ_L noise. The callback counts steps over
+// all levels.
 at::Tensor annealed_langevin(const at::Tensor& x0, const NoiseScoreFn& score,
                              const std::vector<double>& sigmas, int64_t steps_per_level, double eps,
                              OptGenerator gen = c10::nullopt, bool final_denoise = true,

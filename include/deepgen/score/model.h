@@ -36,6 +36,14 @@ struct ScoreOptions {
   // esm-kde / dsm / ssm sampling: plain Langevin with one step size at the trained σ.
   TORCH_ARG(int64_t, langevin_steps) = 1000;
   TORCH_ARG(double, step_size) = 1e-3;
+  // ncsn sampling (sde.h): annealed (Langevin, above) | pc (reverse-SDE predictor–corrector)
+  // | ode (probability flow), the last two on a geometric grid of sigma_steps steps σ_1 → σ_L
+  // starting from the VE prior N(c, σ_1²I), c the centre of the annealed start box.
+  TORCH_ARG(std::string, sampler) = "annealed";
+  TORCH_ARG(int64_t, sigma_steps) = 100;
+  TORCH_ARG(int64_t, corrector_steps) = 1;      // pc: Langevin corrector steps per σ
+  TORCH_ARG(double, snr) = 0.16;                // pc: corrector signal-to-noise ratio r
+  TORCH_ARG(std::string, ode_solver) = "heun";  // ode: euler | heun
   TORCH_ARG(bool, final_denoise) = true;  // Tweedie step x + σ²·s(x, σ) at the smallest σ
   TORCH_ARG(double, init_box) = 8.0;      // points: chains start uniform in [−b, b]^D
 };
@@ -47,7 +55,8 @@ ScoreOptions score_options_from_json(const std::string& json, std::vector<int64_
 // Each option's own checks, then the rules across options; errors name options `score.key`.
 void validate(const ScoreOptions& options);
 
-std::vector<std::string> method_names();  // esm-kde, dsm, ssm, ncsn
+std::vector<std::string> method_names();   // esm-kde, dsm, ssm, ncsn
+std::vector<std::string> sampler_names();  // annealed, pc, ode
 
 class ScoreModel : public train::GenerativeModel {
  public:
@@ -57,6 +66,12 @@ class ScoreModel : public train::GenerativeModel {
     at::Tensor (ScoreModel::*objective)(const at::Tensor& x);
   };
   static const std::vector<Method>& methods();
+  // A sampler: its name and how it draws n samples in model units (before any clamping).
+  struct Sampler {
+    std::string name;
+    at::Tensor (ScoreModel::*draw)(int64_t n);
+  };
+  static const std::vector<Sampler>& samplers();
   explicit ScoreModel(ScoreOptions options);
   std::string name() const override { return "score"; }
   torch::nn::Module& module() override { return *net_.ptr(); }
@@ -65,8 +80,9 @@ class ScoreModel : public train::GenerativeModel {
   // The same loss on test data; ncsn averages every example over every level instead of one
   // random level (lower variance) and also reports the largest- and smallest-σ terms.
   train::LossOutput evaluate(const at::Tensor& x) override;
-  // n samples in data units and shape: annealed Langevin (ncsn) or Langevin at σ (the others),
-  // from U[0, 1] (images) or U[−init_box, init_box]^D (points); images clamped to [0, 1].
+  // n samples in data units and shape by options().sampler; annealed: annealed Langevin (ncsn)
+  // or Langevin at σ (the others) from U[0, 1] (images) or U[−init_box, init_box]^D (points);
+  // images clamped to [0, 1].
   at::Tensor sample(int64_t n) override;
   at::Tensor score(const at::Tensor& x, const at::Tensor& sigma);  // s_θ(x, σ), sigma (B)
   const std::vector<double>& sigmas() const { return sigmas_; }    // ncsn ladder, else {σ}
@@ -88,6 +104,14 @@ class ScoreModel : public train::GenerativeModel {
   const Method& method() const;
   std::string part_name() const;
   ScoreFn at_sigma(double sigma);
+  NoiseScoreFn noise_score();
+  std::vector<int64_t> sample_shape(int64_t n) const;
+  at::Tensor box_start(int64_t n);
+  at::Tensor prior_start(int64_t n);
+  std::vector<double> sigma_grid() const;
+  at::Tensor annealed_samples(int64_t n);
+  at::Tensor pc_samples(int64_t n);
+  at::Tensor ode_samples(int64_t n);
   ScoreOptions options_;
   std::vector<double> sigmas_;
   torch::nn::AnyModule net_;

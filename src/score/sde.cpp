@@ -1,0 +1,134 @@
+// VE-SDE samplers (Song et al. 2021): predictor–corrector on the reverse SDE and fixed-step
+// solvers of the probability-flow ODE.
+#include "deepgen/score/sde.h"
+
+#include <cmath>
+#include <utility>
+
+#include "deepgen/core/error.h"
+
+namespace deepgen::score {
+
+namespace {
+
+at::Tensor sigma_column(const at::Tensor& x, double sigma) {
+  return at::full({x.size(0)}, sigma, x.options());
+}
+
+// Mean over the batch of the per-example Euclidean norm.
+double mean_norm(const at::Tensor& t) { return t.flatten(1).norm(2, 1).mean().item<double>(); }
+
+void check_grid(const std::vector<double>& sigmas, const char* who) {
+  if (sigmas.empty()) throw Error(std::string(who) + ": the σ grid is empty");
+  for (size_t i = 0; i < sigmas.size(); ++i) {
+    if (!(sigmas[i] > 0) || !std::isfinite(sigmas[i]))
+      throw Error(std::string(who) + ": every σ must be positive and finite");
+    if (i > 0 && !(sigmas[i] < sigmas[i - 1]))
+      throw Error(std::string(who) + ": the σ grid must descend");
+  }
+}
+
+// dx/dσ of the probability-flow ODE: −σ·s(x, σ) (= (x − D(x))/σ, D the Tweedie denoiser).
+at::Tensor pf_ode_slope(const at::Tensor& x, const NoiseScoreFn& score, double sigma) {
+  return -sigma * score(x, sigma_column(x, sigma));
+}
+
+using OdeStep = at::Tensor (*)(const at::Tensor& x, const NoiseScoreFn& score, double sigma,
+                               double sigma_next);
+
+at::Tensor euler_step(const at::Tensor& x, const NoiseScoreFn& score, double sigma,
+                      double sigma_next) {
+  return x + (sigma_next - sigma) * pf_ode_slope(x, score, sigma);
+}
+
+// Karras et al. 2022, Alg. 1 lines 5–8: the trapezoid of the slopes at both ends of the step.
+at::Tensor heun_step(const at::Tensor& x, const NoiseScoreFn& score, double sigma,
+                     double sigma_next) {
+  const double h = sigma_next - sigma;
+  const at::Tensor d = pf_ode_slope(x, score, sigma);
+  const at::Tensor d_next = pf_ode_slope(x + h * d, score, sigma_next);
+  return x + 0.5 * h * (d + d_next);
+}
+
+// The ODE solvers by name: a new solver is its step function and one row here.
+const std::vector<std::pair<std::string, OdeStep>>& ode_solvers() {
+  static const std::vector<std::pair<std::string, OdeStep>> table{
+      {"euler", &euler_step},
+      {"heun", &heun_step},
+  };
+  return table;
+}
+
+OdeStep find_solver(const std::string& name) {
+  for (const auto& [n, step] : ode_solvers())
+    if (n == name) return step;
+  std::string names;
+  for (const auto& n : ode_solver_names()) names += (names.empty() ? "" : ", ") + n;
+  throw Error("probability_flow_ode: " + option_ref("score", "ode_solver") + " '" + name +
+              "' is unknown: use " + names);
+}
+
+}  // namespace
+
+at::Tensor reverse_diffusion_step(const at::Tensor& x, const NoiseScoreFn& score, double sigma,
+                                  double sigma_next, OptGenerator gen) {
+  const double variance = sigma * sigma - sigma_next * sigma_next;  // g² dt of the VE SDE
+  const at::Tensor drift = x + variance * score(x, sigma_column(x, sigma));
+  return drift + std::sqrt(variance) * at::randn(x.sizes(), gen, x.options());
+}
+
+at::Tensor langevin_corrector_step(const at::Tensor& x, const NoiseScoreFn& score, double sigma,
+                                   double snr, OptGenerator gen) {
+  const at::Tensor s = score(x, sigma_column(x, sigma));
+  const at::Tensor z = at::randn(x.sizes(), gen, x.options());
+  const double signal = mean_norm(s);
+  if (!(signal > 0)) return x;  // every chain at a stationary point: ε would be infinite
+  const double ratio = snr * mean_norm(z) / signal;
+  const double eps = 2.0 * ratio * ratio;
+  return x + eps * s + std::sqrt(2.0 * eps) * z;
+}
+
+at::Tensor pc_sampler(const at::Tensor& x0, const NoiseScoreFn& score,
+                      const std::vector<double>& sigmas, int64_t corrector_steps, double snr,
+                      OptGenerator gen, bool final_denoise, const StepCallback& callback) {
+  check_grid(sigmas, "pc_sampler");
+  if (!(snr > 0) || !std::isfinite(snr))
+    throw Error("pc_sampler: " + option_ref("score", "snr") + " must be positive and finite");
+  if (corrector_steps < 0)
+    throw Error("pc_sampler: " + option_ref("score", "corrector_steps") + " must be >= 0");
+  const int64_t levels = static_cast<int64_t>(sigmas.size()) - 1;
+  const int64_t total = levels * (1 + corrector_steps);
+  at::Tensor x = x0;
+  int64_t done = 0;
+  for (int64_t i = 0; i < levels; ++i) {
+    x = reverse_diffusion_step(x, score, sigmas[i], sigmas[i + 1], gen);
+    if (callback) callback(++done, total, x);
+    for (int64_t j = 0; j < corrector_steps; ++j) {
+      x = langevin_corrector_step(x, score, sigmas[i + 1], snr, gen);
+      if (callback) callback(++done, total, x);
+    }
+  }
+  return final_denoise ? tweedie_denoise(x, score, sigmas.back()) : x;
+}
+
+std::vector<std::string> ode_solver_names() {
+  std::vector<std::string> names;
+  for (const auto& [n, step] : ode_solvers()) names.push_back(n);
+  return names;
+}
+
+at::Tensor probability_flow_ode(const at::Tensor& x0, const NoiseScoreFn& score,
+                                const std::vector<double>& sigmas, const std::string& solver,
+                                bool final_denoise, const StepCallback& callback) {
+  check_grid(sigmas, "probability_flow_ode");
+  const OdeStep step = find_solver(solver);
+  const int64_t total = static_cast<int64_t>(sigmas.size()) - 1;
+  at::Tensor x = x0;
+  for (int64_t i = 0; i < total; ++i) {
+    x = step(x, score, sigmas[i], sigmas[i + 1]);
+    if (callback) callback(i + 1, total, x);
+  }
+  return final_denoise ? tweedie_denoise(x, score, sigmas.back()) : x;
+}
+
+}  // namespace deepgen::score
