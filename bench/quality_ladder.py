@@ -35,12 +35,12 @@ VDM_RECIPE = ["vdm", "--data", "mnist", "--batch", "64", "--lr", "1e-3", "--beta
 FAMILIES = {
     "vdm-elbo": {
         "train": VDM_RECIPE,
-        "samplers": [(["--sampler", "ddim", "--steps", "50"], "ddim-50", 50)],
+        "samplers": [(["--sampler", "dpmpp2m", "--steps", "20"], "dpmpp2m-20", 20)],
         "objective": "ELBO (w = 1)",
     },
     "vdm-sigmoid": {
         "train": VDM_RECIPE + ["--weighting", "sigmoid", "--proposal", "weighting"],
-        "samplers": [(["--sampler", "ddim", "--steps", "50"], "ddim-50", 50)],
+        "samplers": [(["--sampler", "dpmpp2m", "--steps", "20"], "dpmpp2m-20", 20)],
         "objective": "sigmoid(2 − ℓ), p ∝ w",
     },
     "ncsn": {
@@ -123,8 +123,9 @@ def ladder(args):
                 os.replace(seconds_file + ".tmp", seconds_file)
             results = []
             for flags, label, nfe in fam["samplers"]:
+                # eval and sample run on the threads the run was trained with (its config)
                 cmd = [BIN, "eval", "--run", run_dir, "--fid", "true", "--fid-samples",
-                       str(args.fid_samples), "--threads", str(args.threads)] + flags
+                       str(args.fid_samples)] + flags
                 e, secs = eval_json(cmd, log)
                 subprocess.run([BIN, "sample", "--run", run_dir, "--n", "64", "--out",
                                 os.path.join(run_dir, f"samples-{steps}-{label}.png")] + flags,
