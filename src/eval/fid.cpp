@@ -63,15 +63,23 @@ void check_images(const at::Tensor& images, const std::string& what) {
 }
 
 void check_enough(int64_t n, const std::string& what) {
-  if (n < 2)
+  if (n < kMinFidImages)
     throw Error("classifier-FID: " + std::to_string(n) + " " + what +
-                " are too few: a covariance needs at least 2 (use a few thousand)");
+                " are too few: precision/recall's " + std::to_string(kPrecisionRecallK) +
+                "-NN balls need at least " + std::to_string(kMinFidImages) +
+                " (use a few thousand)");
 }
 
 std::string rank_warning(int64_t n, const std::string& what) {
   if (n > kFeatureDim) return "";
   return std::to_string(n) + " " + what + " <= " + std::to_string(kFeatureDim) +
          " feature dimensions: the covariance is singular and the FID biased upwards. ";
+}
+
+std::string noise_warning(int64_t n, const std::string& what) {
+  if (n >= kReliablePrecisionRecallPoints) return "";
+  return std::to_string(n) + " " + what + " < " + std::to_string(kReliablePrecisionRecallPoints) +
+         ": precision and recall are noisy. ";
 }
 
 }  // namespace
@@ -159,8 +167,10 @@ FidResult classifier_fid(const TrainedClassifier& classifier, const at::Tensor& 
   r.n_reference = reference.size(0);
   r.classifier_accuracy = classifier.test_accuracy;
   r.sample_class_histogram = class_histogram(model, fs);
+  r.precision_recall = precision_recall(fr, fs);
   r.warning =
-      rank_warning(r.n_samples, "samples") + rank_warning(r.n_reference, "reference images");
+      rank_warning(r.n_samples, "samples") + rank_warning(r.n_reference, "reference images") +
+      noise_warning(r.n_samples, "samples") + noise_warning(r.n_reference, "reference images");
   if (!r.warning.empty()) r.warning.pop_back();  // the trailing space
   return r;
 }

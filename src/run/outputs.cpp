@@ -67,8 +67,10 @@ json fid_metric(train::GenerativeModel& model, const RunConfig& c, const data::D
         "classifier-FID compares samples with a classifier of mnist or fashion-mnist "
         "images; this run was trained on " +
         c.data.spec);
-  if (samples < 2)
-    throw Error("classifier-FID needs at least 2 samples, got " + std::to_string(samples));
+  if (samples < eval::kMinFidImages)
+    throw Error("classifier-FID needs at least " + std::to_string(eval::kMinFidImages) +
+                " samples (" + option_ref("eval", "fid_samples") + "), got " +
+                std::to_string(samples));
   const eval::TrainedClassifier classifier =
       eval::load_or_train_classifier(c.data.spec, data::data_root(), {}, log);
   std::vector<at::Tensor> parts;
@@ -76,6 +78,9 @@ json fid_metric(train::GenerativeModel& model, const RunConfig& c, const data::D
     parts.push_back(draw_samples(model, std::min<int64_t>(500, samples - done), seed + 7 * i));
   const eval::FidResult f = eval::classifier_fid(classifier, torch::cat(parts), test.x);
   json out{{"fid", f.fid},
+           {"precision", f.precision_recall.precision},
+           {"recall", f.precision_recall.recall},
+           {"precision_recall_k", f.precision_recall.k},
            {"samples", f.n_samples},
            {"reference", "test split (" + std::to_string(f.n_reference) + " images)"},
            {"classifier_test_accuracy", f.classifier_accuracy},

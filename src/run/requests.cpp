@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "deepgen/core/runtime.h"
+#include "deepgen/eval/fid.h"
 #include "deepgen/io/image.h"
 #include "deepgen/run/config.h"
 #include "deepgen/run/model.h"
@@ -40,10 +41,14 @@ const OptionTable<EvalRequest>& eval_option_table() {
         .commands(kEval);
     t.add("seed", &R::seed, "Seed of the evaluation noise").commands(kEval);
     t.add("fid", &R::fid,
-          "Classifier-FID of samples against the test split (mnist / fashion-mnist runs; the "
-          "classifier is trained once and cached in the data root)")
+          "Classifier-FID and improved precision / recall (k = 3) of samples against the test "
+          "split (mnist / fashion-mnist runs; the classifier is trained once and cached in the "
+          "data root)")
         .commands(kEval);
-    t.add("fid_samples", &R::fid_samples, "Samples for the FID").min(2).commands(kEval);
+    t.add("fid_samples", &R::fid_samples,
+          "Samples for the FID and precision / recall (below 1000 they are noisy)")
+        .min(eval::kMinFidImages)
+        .commands(kEval);
     return t;
   }();
   return table;

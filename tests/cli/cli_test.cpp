@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cli_support.h"
+#include "data/idx_helpers.h"
 #include "deepgen/core/version.h"
 #include "deepgen/io/image.h"
 #include "support/temp_dir.h"
@@ -418,6 +419,39 @@ TEST(CliImages, MnistRunWritesImagesAndReport) {
   EXPECT_TRUE(one_line_error(
       deepgen({"sample", "--run", run, "--n", "9", "--out", dir.file("s.csv")}, default_root),
       ".png"));
+}
+
+// eval --fid end to end on a fake MNIST (tests/data/idx_helpers.h) in a data root of its own:
+// the classifier trains in 2 steps and is cached there, and the FID's object carries precision
+// and recall (k = 3) from the same features, plus the noisy-below-1000 warning.
+TEST(CliFid, EvalReportsPrecisionAndRecallBesideTheFid) {
+  TempDir data, dir;
+  fs::create_directories(data.file("mnist"));
+  deepgen::testing::write_fake_mnist(data.file("mnist"), "train", 100);
+  deepgen::testing::write_fake_mnist(data.file("mnist"), "t10k", 40);
+  const Env root{{"DEEPGEN_DATA", data.str()}};
+  const std::string run = dir.file("run");
+  ASSERT_TRUE(succeeded(deepgen({"train", "vae", "--data", "mnist", "--out", run, "--steps", "2",
+                                 "--batch", "16", "--threads", "1"},
+                                root)));
+  Result r = deepgen({"eval", "--run", run, "--fid", "--fid-samples", "30"}, root);
+  ASSERT_TRUE(succeeded(r)) << r.err;
+  const json f = only_json_object(r)["classifier_fid"];
+  ASSERT_TRUE(f.is_object()) << r.out;
+  EXPECT_TRUE(std::isfinite(f["fid"].get<double>()));
+  for (const char* key : {"precision", "recall"}) {
+    ASSERT_TRUE(f.contains(key)) << f.dump();
+    EXPECT_GE(f[key].get<double>(), 0.0);
+    EXPECT_LE(f[key].get<double>(), 1.0);
+  }
+  EXPECT_EQ(f["precision_recall_k"], 3);
+  EXPECT_EQ(f["samples"], 30);
+  EXPECT_NE(f.value("warning", "").find("precision and recall are noisy"), std::string::npos)
+      << f.dump();
+  EXPECT_TRUE(fs::exists(data.file("classifiers/mnist-classifier.safetensors")));
+  // Fewer samples than the 3-NN balls need: the option's minimum, one line naming it.
+  EXPECT_TRUE(one_line_error(deepgen({"eval", "--run", run, "--fid", "--fid-samples", "3"}, root),
+                             "--fid-samples"));
 }
 
 }  // namespace

@@ -255,7 +255,11 @@ TEST_F(ClassifierPipeline, FidOrdersRealBelowCollapseAndNoise) {
   EXPECT_EQ(real.n_samples, 600);
   EXPECT_EQ(real.n_reference, 600);
   EXPECT_DOUBLE_EQ(real.classifier_accuracy, classifier_->test_accuracy);
-  EXPECT_TRUE(real.warning.empty()) << real.warning;
+  // 600 > 128 feature dimensions: no rank warning, but precision/recall are flagged as noisy.
+  EXPECT_EQ(real.warning.find("singular"), std::string::npos) << real.warning;
+  EXPECT_NE(real.warning.find("600 samples < 1000: precision and recall are noisy"),
+            std::string::npos)
+      << real.warning;
   // Real vs real is only finite-sample bias; mode collapse and noise move the feature mean and
   // covariance. Factor 5 margins: the measured ratios are far larger (see the printed values).
   EXPECT_GT(real.fid, 0.0);
@@ -263,6 +267,23 @@ TEST_F(ClassifierPipeline, FidOrdersRealBelowCollapseAndNoise) {
   EXPECT_LT(5.0 * real.fid, noise.fid) << real.fid << " vs " << noise.fid;
   std::cout << "[synthetic FID] real " << real.fid << ", one class " << collapsed.fid << ", noise "
             << noise.fid << "\n";
+  const PrecisionRecall& pr_real = real.precision_recall;
+  const PrecisionRecall& pr_one = collapsed.precision_recall;
+  const PrecisionRecall& pr_noise = noise.precision_recall;
+  std::cout << "[synthetic precision/recall] real " << pr_real.precision << "/" << pr_real.recall
+            << ", one class " << pr_one.precision << "/" << pr_one.recall << ", noise "
+            << pr_noise.precision << "/" << pr_noise.recall << "\n";
+  EXPECT_EQ(pr_real.k, 3);
+  EXPECT_EQ(pr_real.n_real, 600);
+  EXPECT_EQ(pr_real.n_fake, 600);
+  // Thresholds with wide margins around the printed values: real samples are on the reference
+  // manifold and cover it; one class keeps its quality but covers at most ~1/10 of the
+  // reference; noise images are off the manifold.
+  EXPECT_GT(pr_real.precision, 0.6);
+  EXPECT_GT(pr_real.recall, 0.6);
+  EXPECT_GT(pr_one.precision, 0.5);
+  EXPECT_LT(pr_one.recall, 0.2);
+  EXPECT_LT(pr_noise.precision, 0.05);
   // Histogram: ~uniform for real samples (each class 60 ± a few misclassified), a spike for the
   // collapsed set. Bounds allow the 20% test error the accuracy test tolerates.
   ASSERT_EQ(real.sample_class_histogram.size(), static_cast<size_t>(kClassCount));
@@ -276,6 +297,22 @@ TEST_F(ClassifierPipeline, FidOrdersRealBelowCollapseAndNoise) {
   EXPECT_GT(collapsed.sample_class_histogram[3], 0.8);
 }
 
+TEST_F(ClassifierPipeline, PrecisionRecallUseTheFidFeatures) {
+  // The result equals precision_recall of the classifier's features with the reference as the
+  // real set: same features, roles not swapped (the two directions differ here), exactly.
+  const at::Tensor reference = synthetic(300, 50, "ref").x;
+  const at::Tensor samples = synthetic(200, 51, "one", 7).x;
+  const FidResult f = classifier_fid(*classifier_, samples, reference);
+  FidClassifier model = classifier_->model;
+  const PrecisionRecall direct =
+      precision_recall(classifier_features(model, reference), classifier_features(model, samples));
+  EXPECT_EQ(f.precision_recall.precision, direct.precision);
+  EXPECT_EQ(f.precision_recall.recall, direct.recall);
+  EXPECT_NE(direct.precision, direct.recall);
+  EXPECT_EQ(f.precision_recall.n_real, 300);
+  EXPECT_EQ(f.precision_recall.n_fake, 200);
+}
+
 TEST_F(ClassifierPipeline, RejectsBadImagesWithClearMessages) {
   const at::Tensor ok = synthetic(200, 30, "ok").x;
   const std::string shape = error_message([&] {
@@ -287,9 +324,12 @@ TEST_F(ClassifierPipeline, RejectsBadImagesWithClearMessages) {
               classifier_fid(*classifier_, ok, torch::rand({200, 784}));
             }).find("reference images have shape"),
             std::string::npos);
+  // The 3-NN balls of precision/recall need 4 images in each set.
   const std::string few =
-      error_message([&] { classifier_fid(*classifier_, ok.slice(0, 0, 1), ok); });
+      error_message([&] { classifier_fid(*classifier_, ok.slice(0, 0, 3), ok); });
   EXPECT_NE(few.find("too few"), std::string::npos) << few;
+  EXPECT_NE(few.find("at least 4"), std::string::npos) << few;
+  EXPECT_NO_THROW(classifier_fid(*classifier_, ok.slice(0, 0, 4), ok.slice(0, 0, 4)));
   at::Tensor nan = ok.clone();
   nan[5][0][3][3] = std::nan("");
   EXPECT_NE(error_message([&] { classifier_fid(*classifier_, nan, ok); }).find("NaN"),

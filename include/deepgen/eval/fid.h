@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "deepgen/data/dataset.h"
+#include "deepgen/eval/precision_recall.h"
 
 namespace deepgen::eval {
 
@@ -131,12 +132,25 @@ struct FidResult {
   // Fraction of the samples the classifier assigns to each class (kClassCount entries): a
   // collapsed model puts most mass on few classes even when each sample looks fine.
   std::vector<double> sample_class_histogram;
-  // Non-empty when a set has fewer images than kFeatureDim + 1: its covariance is then singular
-  // and the FID biased upwards (use a few thousand samples for numbers worth comparing).
+  // Improved precision and recall (eval/precision_recall.h) with k = kPrecisionRecallK, real =
+  // the reference images, fake = the samples: the same features as the FID.
+  PrecisionRecall precision_recall;
+  // Non-empty when a set has fewer images than kFeatureDim + 1 (its covariance is then singular
+  // and the FID biased upwards) or fewer than kReliablePrecisionRecallPoints (precision and
+  // recall are then noisy). Use a few thousand samples for numbers worth comparing.
   std::string warning;
 };
 
-// FID between samples and reference images, both (N, 1, 28, 28) in [0, 1] with N >= 2.
+// Below this many points in a set, precision and recall move by several hundredths between
+// sample draws (docs/results.md).
+constexpr int64_t kReliablePrecisionRecallPoints = 1000;
+
+// The fewest images classifier_fid accepts in either set: the k-NN balls of precision/recall
+// need k other points (a covariance would need only 2).
+constexpr int64_t kMinFidImages = kPrecisionRecallK + 1;
+
+// FID, precision and recall between samples and reference images, both (N, 1, 28, 28) in
+// [0, 1] with N >= kMinFidImages; the classifier runs once per image.
 FidResult classifier_fid(const TrainedClassifier& classifier, const at::Tensor& samples,
                          const at::Tensor& reference, int64_t batch = 500);
 

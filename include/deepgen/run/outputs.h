@@ -1,6 +1,7 @@
 #pragma once
 // What a run writes after training and what `eval` / `sample` compute: the evaluation
-// envelope (eval.json), samples, reconstructions, classifier-FID and report.html.
+// envelope (eval.json), samples, reconstructions, classifier-FID (with precision / recall) and
+// report.html.
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -20,8 +21,9 @@ void write_csv(const std::string& path, const at::Tensor& points);  // one row p
 nlohmann::json evaluation(train::GenerativeModel& model, const RunConfig& config,
                           const data::Dataset& test, int64_t batch, int64_t max_batches,
                           uint64_t seed);
-// Classifier-FID (eval/fid.h) of `samples` model samples against the whole test split; the
-// classifier is trained once per data set and cached in the data root (`log` reports that).
+// Classifier-FID, precision and recall (eval/fid.h) of `samples` model samples against the whole
+// test split, all three from one pass of the classifier over each set; the classifier is
+// trained once per data set and cached in the data root (`log` reports that).
 nlohmann::json fid_metric(train::GenerativeModel& model, const RunConfig& config,
                           const data::Dataset& test, int64_t samples, uint64_t seed,
                           const std::function<void(const std::string&)>& log);

@@ -25,7 +25,7 @@ struct EvalRequest {
   int64_t batch = 500;
   int64_t max_batches = 0;  // 0: the whole test split
   uint64_t seed = 0;        // of the evaluation noise
-  bool fid = false;         // classifier-FID of samples against the test split
+  bool fid = false;         // classifier-FID, precision, recall of samples vs the test split
   int64_t fid_samples = 2000;
 };
 const OptionTable<EvalRequest>& eval_option_table();
