@@ -1,17 +1,72 @@
 // Score-based models described once for the run layer and the CLI.
 #include "deepgen/score/family.h"
 
+#include <cmath>
+#include <cstdio>
+
+#include "deepgen/core/error.h"
+#include "deepgen/score/ladder.h"
+
 namespace deepgen::score {
 
+namespace {
+
+// NCSN v1's default sampling cost, L·T = 10·100 Langevin steps: a ladder from the rules keeps it
+// by taking T = ceil(1000/L) steps per level (NCSNv2 also picks T by budget: T = 5 at L = 232).
+constexpr int64_t kLangevinBudget = 1000;
+
+std::string number(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4g", v);
+  return text;
+}
+
+// NCSNv2's rules (ladder.h) for the ladder options the user left out, on images only: points
+// keep the NCSN toy's tuned ladder (and the rule has no solution below D = 5, e.g. 2-D toys).
+// σ_L stays the given or default sigma_end; ε is matched to the ladder actually used.
+std::vector<std::string> adapt(nlohmann::json& given, const data::Dataset& train,
+                               train::TrainOptions&) {
+  if (train.kind != data::Kind::image || given.value("method", "ncsn") != "ncsn") return {};
+  const bool has_begin = given.contains("sigma_begin"), has_levels = given.contains("num_sigmas");
+  if (has_begin && has_levels && given.contains("sample_eps")) return {};
+  const ScoreOptions defaults(train.sample_shape());
+  const double sigma_L = given.value("sigma_end", defaults.sigma_end());
+  const double sigma_1 =
+      has_begin ? given.at("sigma_begin").get<double>() : max_pairwise_distance(train.x);
+  const int64_t levels = has_levels ? given.at("num_sigmas").get<int64_t>()
+                                    : ladder_length(sigma_1, sigma_L, ladder_ratio(train.dim()));
+  if (!(sigma_1 > sigma_L) || levels < 2) return {};  // validate() names the bad option
+  const double ratio = std::pow(sigma_1 / sigma_L, 1.0 / static_cast<double>(levels - 1));
+  if (!has_levels && !given.contains("steps_per_level"))
+    given["steps_per_level"] = (kLangevinBudget + levels - 1) / levels;
+  const int64_t steps = given.value("steps_per_level", defaults.steps_per_level());
+  given["sigma_begin"] = sigma_1;
+  given["num_sigmas"] = levels;
+  if (!given.contains("sample_eps")) given["sample_eps"] = langevin_step_for(sigma_L, ratio, steps);
+  return {"score: ncsn ladder from the data (NCSNv2): σ_1 = " + number(sigma_1) +
+          (has_begin ? " (given)" : " (largest distance between training images)") +
+          ", L = " + std::to_string(levels) + (has_levels ? " (given)" : "") + " (ratio " +
+          number(ratio) + "), T = " + std::to_string(steps) +
+          " steps per level, ε = " + number(given.at("sample_eps").get<double>()) + "; " +
+          option_ref("score", "sigma_begin") + ", " + option_ref("score", "num_sigmas") + " and " +
+          option_ref("score", "sample_eps") + " set them"};
+}
+
+}  // namespace
+
 const train::Family& score_family() {
-  static const train::Family family = train::describe<ScoreOptions>(
-      "score",
-      "Score-based model (MATH Part 3): score matching (esm-kde, dsm, ssm, ncsn), Langevin "
-      "sampling",
-      "score-matching loss (a divergence up to a constant, not a likelihood)", score_option_table(),
-      [](const train::Shape& shape) { return ScoreOptions(shape); },
-      [](const ScoreOptions& o) { validate(o); },
-      [](ScoreOptions o) { return std::make_unique<ScoreModel>(std::move(o)); });
+  static const train::Family family = [] {
+    train::Family f = train::describe<ScoreOptions>(
+        "score",
+        "Score-based model (MATH Part 3): score matching (esm-kde, dsm, ssm, ncsn), Langevin "
+        "sampling",
+        "score-matching loss (a divergence up to a constant, not a likelihood)",
+        score_option_table(), [](const train::Shape& shape) { return ScoreOptions(shape); },
+        [](const ScoreOptions& o) { validate(o); },
+        [](ScoreOptions o) { return std::make_unique<ScoreModel>(std::move(o)); });
+    f.adapt = adapt;
+    return f;
+  }();
   return family;
 }
 

@@ -73,10 +73,11 @@ OptionTable<ScoreOptions> make_table() {
 
 }  // namespace
 
-// Images: NCSN's MNIST ladder 1 → 0.01 (L = 10) and ε = 2e-5. Points: 20 → 0.05, the NCSN toy's
-// σ_1 = 20 (the span of its mixture) down to a width below the toys' finest structure (rings:
-// std 0.08); ε = 2.5e-4 keeps δ_i/σ_i² = ε/σ_L² = 0.1 at every level, as 2e-5/0.01² = 0.2 does
-// for images.
+// Images: NCSN's MNIST ladder 1 → 0.01 (L = 10) and ε = 2e-5; a training run replaces σ_1, L, ε
+// (and T) the user did not give by NCSNv2's rules (family.cpp's adapt, ladder.h). Points: 20 →
+// 0.05, the NCSN toy's σ_1 = 20 (the span of its mixture) down to a width below the toys' finest
+// structure (rings: std 0.08); ε = 2.5e-4 keeps δ_i/σ_i² = ε/σ_L² = 0.1 at every level, as
+// 2e-5/0.01² = 0.2 does for images.
 ScoreOptions::ScoreOptions(std::vector<int64_t> data_shape) : data_shape_(std::move(data_shape)) {
   const bool image = is_image(data_shape_);
   sigma_begin_ = image ? 1.0 : 20.0;

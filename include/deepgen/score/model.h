@@ -23,6 +23,8 @@ struct ScoreOptions {
   // esm-kde: kernel width; dsm: noise std; ssm: noise added to the data first (0: clean data).
   TORCH_ARG(double, sigma) = 0.1;
   // ncsn: geometric ladder σ_1 > ... > σ_L (σ_1 about the data's largest pairwise distance).
+  // Image runs fill sigma_begin, num_sigmas, steps_per_level and sample_eps left out by NCSNv2's
+  // rules from the training set (score/ladder.h; the family's adapt records them in config.json).
   TORCH_ARG(double, sigma_begin);
   TORCH_ARG(double, sigma_end);
   TORCH_ARG(int64_t, num_sigmas) = 10;
