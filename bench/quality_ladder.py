@@ -10,7 +10,9 @@ learning rate is constant after its warm-up, so a run stopped at 1000 steps and 
 is the same run as 3000 steps straight (exact resume). At every rung `deepgen eval` measures the
 test bits/dim (VDM: the w = 1 bound, whatever the training weighting) and, with each sampler
 listed for the family, the classifier-FID, precision and recall of --fid-samples samples against
-the 10 000 test images; the sample grid is kept as samples-R-SAMPLER.png.
+the 10 000 test images; the sample grid is kept as samples-R-SAMPLER.png. "train min" is the
+wall time of the train commands up to the rung, including each command's start-up, final test
+evaluation and outputs.
 
 Steps make rungs comparable across machines; the wall seconds (training, cumulative; sampling,
 per evaluation) are this machine's cost. The script prints the CPU's ISA above the table.
@@ -30,6 +32,9 @@ BIN = os.environ.get("DEEPGEN_BIN", os.path.join(ROOT, "build", "bin", "deepgen"
 
 # Training command (after `deepgen train`) and the samplers each family is measured with:
 # (flags for `deepgen eval`, label, network evaluations).
+# The run's own end-of-training samples use its default sampler (1000 ancestral steps: minutes of
+# each rung's wall time); a sampler given here could not change on --resume, which keeps every
+# model option as configured.
 VDM_RECIPE = ["vdm", "--data", "mnist", "--batch", "64", "--lr", "1e-3", "--beta2", "0.99",
               "--warmup", "200", "--grad-clip", "1", "--ema", "0.999"]
 FAMILIES = {
@@ -158,11 +163,11 @@ def markdown(rows_path):
            "| precision | recall | sampler | NFE | eval s |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        out.append("| {family} | {objective} | {steps} | {m} | {bpd} | {fid} | {p} | {rc} | "
-                   "{sampler} | {nfe} | {eval_seconds} |".format(
-                       m=fmt(r["train_seconds"] / 60, ".1f"), bpd=fmt(r["bpd"], ".3f"),
-                       fid=fmt(r["fid"], ".1f"), p=fmt(r["precision"], ".3f"),
-                       rc=fmt(r["recall"], ".3f"), nfe=r["nfe"] or "—", **r))
+        cells = [r["family"], r["objective"], str(r["steps"]), fmt(r["train_seconds"] / 60, ".1f"),
+                 fmt(r["bpd"], ".3f"), fmt(r["fid"], ".1f"), fmt(r["precision"], ".3f"),
+                 fmt(r["recall"], ".3f"), r["sampler"], str(r["nfe"] or "—"),
+                 str(r["eval_seconds"])]
+        out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 

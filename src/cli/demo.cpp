@@ -4,6 +4,7 @@
 #include "app.h"
 #include "deepgen/io/files.h"
 #include "deepgen/run/config.h"
+#include "deepgen/run/outputs.h"
 #include "deepgen/run/requests.h"
 #include "deepgen/run/run_dir.h"
 #include "terminal.h"
@@ -54,6 +55,25 @@ void demo_bounds(const std::string& run_dir) {
            c10::str(m["amortization_gap"].get<double>()) + " nats (" + run_dir + "/bounds.json)");
 }
 
+// Classifier-FID, precision and recall of 1000 samples against the test split, added to the
+// run's eval.json and report (the bound is measured on 2000 test images to save time).
+void demo_fid(const std::string& run_dir) {
+  log_line("demo: classifier-FID, precision and recall of 1000 VDM samples");
+  run::EvalRequest r;
+  r.run = run_dir;
+  r.fid = true;
+  r.fid_samples = 1000;
+  r.max_batches = 4;
+  json out = run::eval_run(r, {}, log_line);
+  io::write_file_atomic(run::RunDir(run_dir).eval(), out.dump(2) + "\n");
+  run::write_report(run_dir);
+  const json& f = out["classifier_fid"];
+  log_line("demo: VDM test bound " + c10::str(out["metrics"]["bpd"].get<double>()) +
+           " bits/dim, classifier-FID " + c10::str(f["fid"].get<double>()) + ", precision " +
+           c10::str(f.value("precision", 0.0)) + ", recall " + c10::str(f.value("recall", 0.0)) +
+           " (" + run_dir + "/report.html)");
+}
+
 // Mean-field CAVI (MATH 1.5): a Bayesian mixture with too many components on 8 Gaussians.
 void demo_gmm(const std::string& out_dir) {
   io::make_dirs(out_dir);
@@ -69,20 +89,28 @@ void demo_gmm(const std::string& out_dir) {
            " of 12 components collapsed (" + out_dir + "/fit.png)");
 }
 
-// A short VDM (MATH Part 2) on MNIST: the bound in bits/dim with its three parts.
+// A VDM (MATH Part 2) on MNIST trained for samples: the sigmoid-weighted loss of Kingma & Gao
+// 2023 with ℓ drawn ∝ w (BEYOND B1), sampled by DPM-Solver++(2M) in 20 evaluations; its report
+// shows the bound in bits/dim (what any weighting is judged by) and the classifier-FID.
 int demo_vdm(const std::string& out_dir, const DemoRequest& r) {
   run::RunConfig c = config("vdm", "mnist", r);
-  c.model_options = {{"sample_steps", 100}};
-  c.train.steps = 300;  // about 2 minutes on 2 cores; docs/results.md has longer runs
+  c.model_options = {{"weighting", "sigmoid"},
+                     {"proposal", "weighting"},
+                     {"sampler", "dpmpp2m"},
+                     {"sample_steps", 20}};
+  c.train.steps = 900;  // about 5 minutes on 2 cores; docs/results.md has the ladder
   c.train.batch = 64;
-  c.train.optimizer.lr = 3e-3;
-  c.train.optimizer.warmup = 50;
+  c.train.optimizer.lr = 1e-3;
+  c.train.optimizer.beta2 = 0.99;
+  c.train.optimizer.warmup = 200;
   c.train.optimizer.grad_clip = 1.0;
-  c.train.ema_decay = 0.99;
-  c.train.checkpoint_every = 100;
+  c.train.ema_decay = 0.999;
+  c.train.checkpoint_every = 300;
   log_line("demo: variational diffusion model (MATH Part 2) on MNIST, " +
            std::to_string(c.train.steps) + " steps");
-  return train(c, out_dir);
+  if (const int code = train(c, out_dir); code != 0) return code;
+  demo_fid(out_dir);
+  return 0;
 }
 
 // Score matching (MATH Part 3): NCSN on the two-mode toy of Song & Ermon, sampled by annealed

@@ -87,6 +87,20 @@ void add_summary(io::Report& report, const std::vector<io::MetricRow>& rows, con
     report.summary.emplace_back("test metrics are", ev["units"].get<std::string>());
   for (const auto& [k, v] : metrics.items())
     if (v.is_number()) report.summary.emplace_back("test " + k, format_number(v));
+  if (ev.contains("classifier_fid")) {  // written by an eval with the FID (e.g. the demo)
+    const json& f = ev["classifier_fid"];
+    const json sampling = f.value("sampling", json::object());
+    std::string how = std::to_string(f.value("samples", 0)) + " samples";
+    if (sampling.contains("sampler"))
+      how += ", " + sampling["sampler"].get<std::string>() + " with " +
+             std::to_string(sampling.value("nfe", sampling.value("steps", 0))) +
+             " network evaluations";
+    report.summary.emplace_back("classifier-FID (" + how + ")", format_number(f.value("fid", 0.0)));
+    for (const char* k : {"precision", "recall"})
+      if (f.contains(k))
+        report.summary.emplace_back(std::string(k) + " (k = 3, Kynkäänniemi et al. 2019)",
+                                    format_number(f[k].get<double>()));
+  }
   if (ev.contains("energy_distance"))
     report.summary.emplace_back("energy distance (samples vs test)",
                                 format_number(ev["energy_distance"].get<double>()));
