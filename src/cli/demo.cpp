@@ -98,7 +98,7 @@ int demo_vdm(const std::string& out_dir, const DemoRequest& r) {
                      {"proposal", "weighting"},
                      {"sampler", "dpmpp2m"},
                      {"sample_steps", 20}};
-  c.train.steps = 900;  // about 5 minutes on 2 cores; docs/results.md has the ladder
+  c.train.steps = 1300;  // about 5 minutes on 2 cores; docs/results.md has the ladder
   c.train.batch = 64;
   c.train.optimizer.lr = 1e-3;
   c.train.optimizer.beta2 = 0.99;

@@ -13,8 +13,10 @@
 #include "deepgen/diffusion/sampler.h"
 #include "deepgen/diffusion/schedule.h"
 #include "deepgen/diffusion/vdm.h"
+#include "support/fit.h"
 
 namespace dd = deepgen::diffusion;
+using deepgen::testing::log_log_slope;
 
 namespace {
 
@@ -60,19 +62,6 @@ double max_error(const std::string& solver, const Gaussian& data, const at::Tens
   auto z0 = dd::sample_loop(solver, eps, gammas, z1, gen);
   auto exact = data.ode_map(z1, gammas[steps], gammas[0]);
   return (z0 - exact).abs().max().item<double>();
-}
-
-// Least-squares slope of log y against log x.
-double log_log_slope(const std::vector<double>& x, const std::vector<double>& y) {
-  double mx = 0, my = 0;
-  for (size_t i = 0; i < x.size(); ++i) mx += std::log(x[i]), my += std::log(y[i]);
-  mx /= x.size(), my /= y.size();
-  double sxy = 0, sxx = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    sxy += (std::log(x[i]) - mx) * (std::log(y[i]) - my);
-    sxx += std::pow(std::log(x[i]) - mx, 2);
-  }
-  return sxy / sxx;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "deepgen/core/rng.h"
 #include "deepgen/io/files.h"
 #include "deepgen/io/safetensors.h"
+#include "support/error_message.h"
 #include "support/temp_dir.h"
 
 namespace deepgen::eval {
@@ -35,15 +36,7 @@ double reference_frechet(const at::Tensor& mu1, const at::Tensor& c1, const at::
          2.0 * eig.clamp_min(0).sqrt().sum().item<double>();
 }
 
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no deepgen::Error thrown)";
-}
+using deepgen::testing::error_message;
 
 // ---- frechet_distance ----
 

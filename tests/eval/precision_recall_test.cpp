@@ -10,6 +10,7 @@
 
 #include "deepgen/core/error.h"
 #include "deepgen/core/rng.h"
+#include "support/error_message.h"
 
 namespace deepgen::eval {
 namespace {
@@ -20,15 +21,7 @@ at::Tensor column(const std::vector<double>& values) {
   return torch::tensor(values, f64()).unsqueeze(1);
 }
 
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no deepgen::Error thrown)";
-}
+using deepgen::testing::error_message;
 
 // The k-th smallest ‖x_i − x_j‖ over j ≠ i, by explicit loops.
 std::vector<double> brute_force_radii(const at::Tensor& x, int64_t k) {

@@ -11,9 +11,12 @@
 #include "deepgen/core/rng.h"
 #include "deepgen/score/losses.h"
 #include "deepgen/score/model.h"
+#include "support/fit.h"
 
 namespace deepgen::score {
 namespace {
+
+using deepgen::testing::log_log_slope;
 
 const auto kF64 = at::TensorOptions().dtype(at::kDouble);
 
@@ -39,19 +42,6 @@ struct Gaussian {
 
 Gaussian gaussian(double s, at::ScalarType dtype = at::kDouble) {
   return {at::tensor({1.0, -2.0}, kF64).to(dtype), s};
-}
-
-// Least-squares slope of log y against log x.
-double log_log_slope(const std::vector<double>& x, const std::vector<double>& y) {
-  double mx = 0, my = 0;
-  for (size_t i = 0; i < x.size(); ++i) mx += std::log(x[i]), my += std::log(y[i]);
-  mx /= x.size(), my /= y.size();
-  double sxy = 0, sxx = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    const double dx = std::log(x[i]) - mx;
-    sxy += dx * (std::log(y[i]) - my), sxx += dx * dx;
-  }
-  return sxy / sxx;
 }
 
 // Float64 so that the solvers' own error, not rounding, is what falls with the steps.
