@@ -73,7 +73,10 @@ TEST_P(OldRun, OldWeightsEvaluateToTheOldNumbers) {
     EXPECT_NEAR(now["metrics"][key].get<double>(), value.get<double>(),
                 1e-4 * (1 + std::abs(value.get<double>())))
         << key;
-  if (old.contains("sampling")) EXPECT_EQ(now["sampling"], old["sampling"]);
+  // Every old sampling field is unchanged; later versions may report more (a VDM's nfe, grid).
+  if (old.contains("sampling"))
+    for (const auto& [key, value] : old["sampling"].items())
+      EXPECT_EQ(now["sampling"][key], value) << key;
   EXPECT_EQ(now.contains("sampling"), old.contains("sampling"));
 }
 

@@ -1,0 +1,50 @@
+// report.html shows what eval.json holds: the test metrics and, when an evaluation measured
+// them, the classifier-FID with its sampler and cost, precision and recall.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "deepgen/io/files.h"
+#include "deepgen/run/outputs.h"
+#include "deepgen/run/run_dir.h"
+#include "support/temp_dir.h"
+
+namespace deepgen::run {
+namespace {
+
+const std::string kFixture = DEEPGEN_SOURCE_DIR "/tests/run/fixtures/vdm-toy";
+
+std::string report_of(const nlohmann::json& eval) {
+  testing::TempDir dir;
+  io::write_file_atomic(dir.str() + "/config.json", io::read_file(kFixture + "/config.json"));
+  io::write_file_atomic(RunDir(dir.str()).eval(), eval.dump());
+  write_report(dir.str());
+  return io::read_file(RunDir(dir.str()).report());
+}
+
+TEST(Report, ShowsTheClassifierFidWithItsSamplerPrecisionAndRecall) {
+  nlohmann::json eval{{"metrics", {{"bpd", 4.75}}},
+                      {"classifier_fid",
+                       {{"fid", 32.25},
+                        {"samples", 1000},
+                        {"precision", 0.505},
+                        {"recall", 0.896},
+                        {"sampling", {{"sampler", "dpmpp2m"}, {"steps", 20}, {"nfe", 20}}}}}};
+  const std::string html = report_of(eval);
+  EXPECT_NE(html.find("test bpd</th><td class=\"value\">4.75<"), std::string::npos);
+  EXPECT_NE(html.find("classifier-FID (1000 samples, dpmpp2m with 20 network evaluations)</th>"
+                      "<td class=\"value\">32.25<"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("0.505"), std::string::npos);
+  EXPECT_NE(html.find("0.896"), std::string::npos);
+}
+
+TEST(Report, WithoutAnFidEvaluationShowsNone) {
+  const std::string html = report_of({{"metrics", {{"bpd", 4.75}}}});
+  EXPECT_EQ(html.find("classifier-FID"), std::string::npos);
+  EXPECT_NE(html.find("4.75"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace deepgen::run
