@@ -38,6 +38,16 @@ double exact_weighted_loss(const dd::LogSnrWeight& w, const at::Tensor& x) {
   return torch::trapezoid(f, l).item<double>();
 }
 
+// A VDM on 2-D points with a 16-unit, one-block MLP: enough to exercise the model's maps.
+dd::VdmOptions tiny_point_options() {
+  dd::VdmOptions o;
+  o.data_shape = {2};
+  o.net.architecture = "mlp";
+  o.net.hidden = 16;
+  o.net.layers = 1;
+  return o;
+}
+
 struct Estimate {
   double mean, standard_error;
 };
@@ -152,11 +162,7 @@ TEST(Parameterisation, EpsXAndVMapsAreInverse) {
 // map of 0: z/σ for x̂ = 0 and σz for v̂ = 0. Exact up to float32 rounding of the maps.
 TEST(Parameterisation, ModelMapsItsNetworkOutputToEps) {
   for (const char* prediction : {"x", "v"}) {
-    dd::VdmOptions o;
-    o.data_shape = {2};
-    o.net.architecture = "mlp";
-    o.net.hidden = 16;
-    o.net.layers = 1;
+    dd::VdmOptions o = tiny_point_options();
     o.prediction = prediction;
     dd::Vdm vdm(o);
     auto z = torch::randn({4, 2});
@@ -192,11 +198,7 @@ TEST(Weighting, ModelLogsTheBoundBesideTheWeightedLoss) {
   torch::manual_seed(0);
   auto x = torch::randn({64, 2});
   for (const char* name : {"elbo", "sigmoid"}) {
-    dd::VdmOptions o;
-    o.data_shape = {2};
-    o.net.architecture = "mlp";
-    o.net.hidden = 16;
-    o.net.layers = 1;
+    dd::VdmOptions o = tiny_point_options();
     o.weighting = name;
     o.proposal = "weighting";
     dd::VdmModel model(o);
