@@ -33,8 +33,7 @@ BIN = os.environ.get("DEEPGEN_BIN", os.path.join(ROOT, "build", "bin", "deepgen"
 # Training command (after `deepgen train`) and the samplers each family is measured with:
 # (flags for `deepgen eval`, label, network evaluations).
 # The run's own end-of-training samples use its default sampler (1000 ancestral steps: minutes of
-# each rung's wall time); a sampler given here could not change on --resume, which keeps every
-# model option as configured.
+# each rung's wall time, counted in "train min"); kept so that the measured rungs stay one run.
 VDM_RECIPE = ["vdm", "--data", "mnist", "--batch", "64", "--lr", "1e-3", "--beta2", "0.99",
               "--warmup", "200", "--grad-clip", "1", "--ema", "0.999"]
 FAMILIES = {

@@ -86,8 +86,13 @@ json train_config(const TrainCommand& cmd, const json& patch) {
     throw Error("no checkpoint at " + checkpoint + ": nothing to resume in " + cmd.out +
                 " (drop --resume to start a new run)");
   json base = read_json_file(cmd.out + "/config.json");
+  // Sampling options (a VDM's sampler, steps) do not change what is trained: they may change.
+  json fixed = patch;
+  if (fixed.contains("model_options") && base.contains("model"))
+    for (const auto& spec : run::family(base["model"].get<std::string>()).options)
+      if (spec.commands & kSample) fixed["model_options"].erase(spec.key);
   for (const char* key : {"model", "data", "model_options"})
-    if (patch.contains(key) && merged(base[key], patch[key]) != base[key])
+    if (fixed.contains(key) && merged(base[key], fixed[key]) != base[key])
       throw Error(std::string("--resume continues the run as configured, but '") + key +
                   "' differs from " + cmd.out + "/config.json");
   return merged(base, patch);

@@ -60,6 +60,12 @@ TEST(CliVdm, ResumedRunMatchesStraightRunBitForBit) {
       succeeded(deepgen({"train", "--out", a, "--resume", "--steps", "40", "--threads", "1"})));
   ASSERT_TRUE(succeeded(deepgen(vdm_toy(dir, b, with({"--steps", "40"})))));
   EXPECT_TRUE(same_weights(a, b));
+  // A sampling option may change on resume (it changes no weight); a trained one may not.
+  ASSERT_TRUE(succeeded(deepgen({"train", "vdm", "--out", a, "--resume", "--steps", "41",
+                                 "--threads", "1", "--sampler", "ddim", "--sample-steps", "5"})));
+  EXPECT_EQ(json::parse(read_text(a + "/config.json"))["model_options"]["sampler"], "ddim");
+  EXPECT_FALSE(succeeded(deepgen({"train", "vdm", "--out", a, "--resume", "--steps", "42",
+                                  "--threads", "1", "--gamma-max", "4"})));
 }
 
 TEST(CliVdm, SamplersAndStepsAreChosenAtSamplingTime) {
