@@ -81,13 +81,15 @@ LogSnrProposal::LogSnrProposal(const LogSnrWeight& shape, const LogSnrWeight& we
 }
 
 LogSnrProposal::Draw LogSnrProposal::draw(const at::Tensor& u) const {
-  auto ud = u.to(torch::kDouble).cpu();
-  const int64_t cells = density_.size(0);
+  // On u's device: a draw every training step must not wait for a device-to-host copy.
+  auto ud = u.to(torch::kDouble);
+  auto cdf = cdf_.to(ud.device()), density = density_.to(ud.device());
+  const int64_t cells = density.size(0);
   // The cell k with cdf[k] <= u < cdf[k+1]; cells of zero mass are never chosen.
   auto k =
-      (torch::searchsorted(cdf_, ud, /*out_int32=*/false, /*right=*/true) - 1).clamp(0, cells - 1);
-  auto p = density_.index_select(0, k);
-  auto logsnr = lo_ + width_ * k.to(torch::kDouble) + (ud - cdf_.index_select(0, k)) / p;
+      (torch::searchsorted(cdf, ud, /*out_int32=*/false, /*right=*/true) - 1).clamp(0, cells - 1);
+  auto p = density.index_select(0, k);
+  auto logsnr = lo_ + width_ * k.to(torch::kDouble) + (ud - cdf.index_select(0, k)) / p;
   return {logsnr.to(u.options()), p.to(u.options())};
 }
 
