@@ -47,10 +47,27 @@ FAMILIES = {
         "samplers": [(["--sampler", "dpmpp2m", "--steps", "20"], "dpmpp2m-20", 20)],
         "objective": "sigmoid(2 − ℓ), p ∝ w",
     },
+    # The ELBO recipe with bf16 networks (--precision, issue 17): its bound against vdm-elbo's
+    # at the same steps is the likelihood price of bf16 arithmetic.
+    "vdm-elbo-bf16": {
+        "train": VDM_RECIPE + ["--precision", "bf16"],
+        "samplers": [(["--sampler", "dpmpp2m", "--steps", "20"], "dpmpp2m-20", 20)],
+        "objective": "ELBO (w = 1), bf16 networks",
+    },
     "ncsn": {
-        "train": ["score", "--method", "ncsn", "--data", "mnist", "--batch", "64"],
-        "samplers": [([], "annealed", None)],
+        "train": ["score", "--method", "ncsn", "--data", "mnist", "--batch", "64", "--warmup", "200",
+                  "--ema", "0.999"],
+        # Both within the issue's 100 network evaluations for the score family: the reverse-SDE
+        # predictor-corrector (49 levels, one corrector step each) and the probability-flow ODE
+        # with Heun (49 steps of 2 evaluations); each ends with one Tweedie denoising step.
+        "samplers": [(["--sampler", "pc", "--sigma-steps", "49", "--corrector-steps", "1"],
+                      "pc-49x2", 99),
+                     (["--sampler", "ode", "--ode-solver", "heun", "--sigma-steps", "49"],
+                      "ode-heun-49", 99)],
         "objective": "DSM over the σ ladder",
+        # Its test loss visits every one of the ladder's levels (95 on MNIST) for each image: two
+        # batches (1000 test images) measure it; the FID uses its own 1000 samples.
+        "eval": ["--max-batches", "2"],
     },
 }
 
@@ -129,7 +146,7 @@ def ladder(args):
             for flags, label, nfe in fam["samplers"]:
                 # eval and sample run on the threads the run was trained with (its config)
                 cmd = [BIN, "eval", "--run", run_dir, "--fid", "true", "--fid-samples",
-                       str(args.fid_samples)] + flags
+                       str(args.fid_samples)] + fam.get("eval", []) + flags
                 e, secs = eval_json(cmd, log)
                 subprocess.run([BIN, "sample", "--run", run_dir, "--n", "64", "--out",
                                 os.path.join(run_dir, f"samples-{steps}-{label}.png")] + flags,
@@ -139,7 +156,9 @@ def ladder(args):
                     "batch": 64, "train_seconds": round(trained[str(steps)], 1),
                     "bpd": find(e.get("metrics", {}), "bpd"),
                     "fid": find(e.get("classifier_fid", {}), "fid"),
-                    "precision": find(e, "precision"), "recall": find(e, "recall"),
+                    "precision": find(e.get("classifier_fid", {}), "precision"),
+                    "recall": find(e.get("classifier_fid", {}), "recall"),
+                    "networks": e.get("precision", "fp32"),  # eval's arithmetic (issue 17)
                     "sampler": label, "nfe": nfe, "eval_seconds": round(secs, 1),
                     "grid": f"{run_dir}/samples-{steps}-{label}.png", "command": " ".join(cmd),
                 }

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "deepgen/core/precision.h"
+#include "deepgen/core/runtime.h"
+
 namespace deepgen::bench {
 
 // Runs are grouped by function name plus every argument after the first `swept` ones; the first
@@ -34,6 +37,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
                   base > 0 ? row.value / base : 0.0, row.label.c_str());
     }
     std::printf("(ratio: against the first row of the same group in this run)\n");
+    // The figures depend on the ISA (machines differ between sessions): printed beside them.
+    const deepgen::Bf16Support bf16 = deepgen::detect_bf16_support();
+    std::printf("CPU: %s; native bf16: %s\n", deepgen::cpu_kernels().c_str(),
+                bf16.cpu ? "yes" : "no");
   }
 
  private:

@@ -85,7 +85,7 @@ json train_config(const TrainCommand& cmd, const json& patch) {
   if (!io::file_exists(checkpoint))
     throw Error("no checkpoint at " + checkpoint + ": nothing to resume in " + cmd.out +
                 " (drop --resume to start a new run)");
-  json base = read_json_file(cmd.out + "/config.json");
+  json base = run::saved_config(read_json_file(cmd.out + "/config.json"));
   // Sampling options (a VDM's sampler, steps) do not change what is trained: they may change.
   json fixed = patch;
   if (fixed.contains("model_options") && base.contains("model"))
@@ -115,6 +115,11 @@ Commands::Commands(CLI::App& app) {
     flags_.add(*sample_, f->options, kSample, f->name + " runs", family_defaults(*f));
     flags_.add(*eval_, f->options, kEval, f->name + " runs", family_defaults(*f));
   }
+  // Process settings over the run's config.json; without the flag the run's own apply.
+  flags_.add(*sample_, run::runtime_option_table().specs(), kSample, "Runtime (default: the run's)",
+             {});
+  flags_.add(*eval_, run::runtime_option_table().specs(), kEval, "Runtime (default: the run's)",
+             {});
 
   langevin_ = app.add_subcommand(
       "langevin",
@@ -216,6 +221,7 @@ json Commands::family_overrides(const CLI::App& cmd, const std::string& run_dir)
   };
   for (const auto& g : given) {
     if (g.spec.section == "sample" || g.spec.section == "eval") continue;
+    if (g.spec.section == run::runtime_option_table().section()) continue;
     if (g.spec.section != model && is_models(g.flag)) continue;
     if (g.spec.section != model)
       throw Error(g.flag + " applies to " + g.spec.section + " runs, not to " + run_dir + " (a " +
@@ -225,12 +231,20 @@ json Commands::family_overrides(const CLI::App& cmd, const std::string& run_dir)
   return overrides;
 }
 
+json Commands::runtime_overrides(const CLI::App& cmd) const {
+  json runtime = json::object();
+  for (const auto& g : flags_.given(cmd))
+    if (g.spec.section == run::runtime_option_table().section()) runtime[g.spec.key] = g.value;
+  return runtime;
+}
+
 int Commands::sample() {
   check_run_extras(*sample_);
   run::SampleRequest r;
   flags_.apply(*sample_, run::sample_option_table(), r);
   if (r.run.empty() || r.out.empty()) throw Error("sample: --run DIR and --out FILE are required");
-  const std::string out = run::sample_run(r, family_overrides(*sample_, r.run));
+  const std::string out =
+      run::sample_run(r, family_overrides(*sample_, r.run), runtime_overrides(*sample_), log_line);
   log_line("wrote " + std::to_string(r.n) + " samples to " + out);
   return 0;
 }
@@ -240,7 +254,8 @@ int Commands::eval() {
   run::EvalRequest r;
   flags_.apply(*eval_, run::eval_option_table(), r);
   if (r.run.empty()) throw Error("eval: --run DIR is required");
-  const json out = run::eval_run(r, family_overrides(*eval_, r.run), log_line);
+  const json out =
+      run::eval_run(r, family_overrides(*eval_, r.run), log_line, runtime_overrides(*eval_));
   std::cout << out.dump() << std::endl;
   return 0;
 }

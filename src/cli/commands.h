@@ -25,6 +25,7 @@ class Commands {
   int eval();
   // The family options given to sample / eval, checked against the run's family.
   nlohmann::json family_overrides(const CLI::App& cmd, const std::string& run_dir) const;
+  nlohmann::json runtime_overrides(const CLI::App& cmd) const;  // device, threads, precision
 
   FlagSet flags_;
   CLI::App *train_ = nullptr, *sample_ = nullptr, *eval_ = nullptr, *info_ = nullptr,

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "app.h"
+#include "deepgen/core/precision.h"
 #include "deepgen/core/runtime.h"
 #include "deepgen/core/version.h"
 #include "deepgen/data/dataset.h"
@@ -18,10 +19,16 @@ int run_info() {
   const std::string root = data::data_root();
   std::vector<std::string> models;
   for (const auto* f : run::families()) models.push_back(f->name);
+  const c10::Device device = resolve_device("auto");
+  const Bf16Support bf16 = detect_bf16_support();
   json out{
       {"version", version()},
       {"libtorch", torch_version()},
-      {"device", {{"default", resolve_device("auto").str()}, {"cuda_available", cuda_available()}}},
+      {"device", {{"default", device.str()}, {"cuda_available", cuda_available()}}},
+      {"bf16",
+       {{"cpu_native", bf16.cpu},
+        {"cuda_native", bf16.cuda},
+        {"auto_precision", precision_name(resolve_precision("auto", device, bf16).precision)}}},
       {"threads",
        {{"intra_op_default", t.intra_op},
         {"blas_default", t.blas},

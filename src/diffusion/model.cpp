@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "deepgen/core/precision.h"
 #include "deepgen/data/transforms.h"
 #include "deepgen/diffusion/sampler.h"
 #include "deepgen/diffusion/vdm.h"
@@ -120,7 +121,7 @@ bool VdmImpl::importance_sampled() const {
 }
 
 at::Tensor VdmImpl::eps(const at::Tensor& z, const at::Tensor& gamma) {
-  auto out = net_->forward(z, gamma);
+  auto out = autocast_forward(z.scalar_type(), [&] { return net_->forward(z, gamma); });
   if (options_.prediction == "x") return eps_from_x(z, out, gamma);
   if (options_.prediction == "v") return eps_from_v(z, out, gamma);
   return out;
@@ -187,6 +188,10 @@ train::LossOutput VdmModel::evaluate(const at::Tensor& x) {
 
 at::Tensor VdmModel::sample(int64_t n) {
   return vdm_->sample(n, vdm_->options().sampler, vdm_->options().sample_steps);
+}
+
+bool VdmModel::gains_from_bf16() const {
+  return is_image(vdm_->options()) && vdm_->options().net.architecture == "unet";
 }
 
 }  // namespace deepgen::diffusion

@@ -36,14 +36,15 @@ class AttentionImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x) {
     const auto b = x.size(0), c = x.size(1);
     auto qkv = qkv_(norm_(x)).flatten(2).chunk(3, 1);  // each (B, C, HW)
-    auto w = torch::softmax(torch::bmm(qkv[0].transpose(1, 2), qkv[1]) / std::sqrt(double(c)), -1);
+    auto w =
+        nn::softmax_float(torch::bmm(qkv[0].transpose(1, 2), qkv[1]) / std::sqrt(double(c)), -1);
     auto h = torch::bmm(qkv[2], w.transpose(1, 2)).view(x.sizes());
     (void)b;
     return x + proj_(h);
   }
 
  private:
-  torch::nn::GroupNorm norm_{nullptr};
+  nn::GroupNorm norm_{nullptr};
   torch::nn::Conv2d qkv_{nullptr}, proj_{nullptr};
 };
 TORCH_MODULE(Attention);
@@ -127,7 +128,7 @@ class EpsUNet : public EpsNetwork {
   torch::nn::ModuleList down_, downsample_, up_, upsample_;
   nn::ResBlock mid1_{nullptr}, mid2_{nullptr};
   Attention attn_{nullptr};
-  torch::nn::GroupNorm norm_out_{nullptr};
+  nn::GroupNorm norm_out_{nullptr};
 };
 
 }  // namespace

@@ -8,9 +8,24 @@ torch::nn::Conv2d conv3(int64_t in, int64_t out, int64_t stride) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1));
 }
 
-torch::nn::GroupNorm group_norm(int64_t channels) {
-  return torch::nn::GroupNorm(
-      torch::nn::GroupNormOptions(std::gcd(channels, int64_t{8}), channels));
+namespace {
+
+bool low_precision(const at::Tensor& x) {
+  return x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf;
+}
+
+}  // namespace
+
+at::Tensor GroupNormImpl::forward(const at::Tensor& x) {
+  return torch::nn::GroupNormImpl::forward(low_precision(x) ? x.to(at::kFloat) : x);
+}
+
+at::Tensor softmax_float(const at::Tensor& x, int64_t dim) {
+  return low_precision(x) ? at::softmax(x, dim, at::kFloat) : at::softmax(x, dim);
+}
+
+GroupNorm group_norm(int64_t channels) {
+  return GroupNorm(torch::nn::GroupNormOptions(std::gcd(channels, int64_t{8}), channels));
 }
 
 at::Tensor upsample2(const at::Tensor& x) {

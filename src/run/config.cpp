@@ -3,6 +3,7 @@
 #include "deepgen/run/config.h"
 
 #include "deepgen/core/options.h"
+#include "deepgen/core/precision.h"
 #include "deepgen/data/options.h"
 #include "deepgen/io/files.h"
 #include "deepgen/train/options.h"
@@ -14,11 +15,24 @@ using nlohmann::json;
 const OptionTable<Runtime>& runtime_option_table() {
   static const OptionTable<Runtime> table = [] {
     OptionTable<Runtime> t("run");
-    t.add("device", &Runtime::device, "cpu | cuda | cuda:N | auto (CUDA when available)");
-    t.add("threads", &Runtime::threads, "Intra-op CPU threads (0: one per core)").min(0);
+    // A run's process settings: they change no result's meaning, so sample and eval may set
+    // them too (a run trained on a GPU evaluates on a CPU).
+    const unsigned all = kTrain | kSample | kEval;
+    t.add("device", &Runtime::device, "cpu | cuda | cuda:N | auto (CUDA when available)")
+        .commands(all);
+    t.add("threads", &Runtime::threads, "Intra-op CPU threads (0: one per core)")
+        .min(0)
+        .commands(all);
     t.add("blas_threads", &Runtime::blas_threads,
           "OpenBLAS threads (0: one; raise it, with --threads 1, for MLP-only models)")
-        .min(0);
+        .min(0)
+        .commands(all);
+    t.add("precision", &Runtime::precision,
+          "Arithmetic of the networks: fp32 | bf16 (their convolutions and matrix products in "
+          "bfloat16; losses, bound and weights stay float32) | auto (bf16 where the device has "
+          "native bf16: avx512_bf16 / AMX CPUs, GPUs of compute capability 8.0+)")
+        .choices(precision_names())
+        .commands(all);
     return t;
   }();
   return table;
@@ -55,16 +69,22 @@ RunConfig run_config_from_json(const json& j) {
       train::train_option_table().update(c.train, value);
     } else {
       bool known = false;
-      for (const auto& spec : runtime_option_table().specs()) known = known || spec.key == key;
-      if (!known)
-        throw Error("config: unknown key '" + key +
-                    "' (known: model, model_options, data, data_shape, train, device, threads, "
-                    "blas_threads)");
+      std::string names = "model, model_options, data, data_shape, train";
+      for (const auto& spec : runtime_option_table().specs()) {
+        known = known || spec.key == key;
+        names += ", " + spec.key;
+      }
+      if (!known) throw Error("config: unknown key '" + key + "' (known: " + names + ")");
       runtime[key] = value;
     }
   }
   runtime_option_table().update(c.runtime, runtime);
   return c;
+}
+
+json saved_config(json j) {
+  if (j.is_object() && !j.contains("precision")) j["precision"] = "fp32";
+  return j;
 }
 
 RunConfig load_run_config(const std::string& run_dir) {
@@ -74,7 +94,7 @@ RunConfig load_run_config(const std::string& run_dir) {
   const json j = json::parse(io::read_file(path), nullptr, false);
   if (j.is_discarded()) throw Error(path + " is not valid JSON");
   try {
-    return run_config_from_json(j);
+    return run_config_from_json(saved_config(j));
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }

@@ -41,6 +41,21 @@ RunConfig with_overrides(const RunConfig& c, const json& overrides, unsigned com
   return patched;
 }
 
+RunConfig with_runtime(RunConfig c, const json& runtime) {
+  runtime_option_table().update(c.runtime, runtime);
+  return c;
+}
+
+Precision use_precision(const Runtime& runtime, c10::Device device,
+                        const train::GenerativeModel& model,
+                        const std::function<void(const std::string&)>& log) {
+  const PrecisionChoice choice =
+      resolve_precision(runtime.precision, device, detect_bf16_support(), model.gains_from_bf16());
+  if (!choice.warning.empty() && log) log("warning: " + choice.warning);
+  set_network_precision(choice.precision, device.type());
+  return choice.precision;
+}
+
 std::unique_ptr<train::GenerativeModel> load_trained_model(const RunConfig& c,
                                                            const std::string& run_dir, bool ema) {
   auto model = make_model(c);

@@ -62,9 +62,11 @@ bool ends_with(const std::string& s, const std::string& e) {
 
 }  // namespace
 
-std::string sample_run(const SampleRequest& r, const json& overrides) {
+std::string sample_run(const SampleRequest& r, const json& overrides, const json& runtime,
+                       const std::function<void(const std::string&)>& log) {
   sample_option_table().validate(r);
-  const RunConfig c = with_overrides(load_run_config(r.run), overrides, kSample);
+  const RunConfig c =
+      with_runtime(with_overrides(load_run_config(r.run), overrides, kSample), runtime);
   apply_threads(c.runtime.threads, c.runtime.blas_threads);
   const bool csv = ends_with(r.out, ".csv"), png = ends_with(r.out, ".png");
   const bool images = c.data_shape.size() == 3;
@@ -76,6 +78,7 @@ std::string sample_run(const SampleRequest& r, const json& overrides) {
     throw Error("sample: run " + r.run + " models points: write them to " + where + " FILE.csv" +
                 (plane ? " or FILE.png (scatter)" : ""));
   auto model = load_trained_model(c, r.run, !r.no_ema);  // sampling needs no training data
+  use_precision(c.runtime, resolve_device(c.runtime.device), *model, log);
   at::Tensor s = draw_samples(*model, r.n, r.seed);
   if (csv) {
     write_csv(r.out, s);
@@ -89,17 +92,21 @@ std::string sample_run(const SampleRequest& r, const json& overrides) {
 }
 
 json eval_run(const EvalRequest& r, const json& overrides,
-              const std::function<void(const std::string&)>& log) {
+              const std::function<void(const std::string&)>& log, const json& runtime) {
   eval_option_table().validate(r);
-  const RunConfig c = with_overrides(load_run_config(r.run), overrides, kEval);
+  const RunConfig c =
+      with_runtime(with_overrides(load_run_config(r.run), overrides, kEval), runtime);
   apply_threads(c.runtime.threads, c.runtime.blas_threads);
   data::Splits splits = data::load_data(c.data);
   auto model = load_trained_model(c, r.run, true);
+  const Precision precision =
+      use_precision(c.runtime, resolve_device(c.runtime.device), *model, log);
   model->keep_training_data(splits.train.x);
   json out = evaluation(*model, c, splits.test, r.batch, r.max_batches, r.seed);
   for (const auto& [key, value] : overrides.items()) out[key] = value;  // e.g. iwae_k, T
   if (r.fid) out["classifier_fid"] = fid_metric(*model, c, splits.test, r.fid_samples, r.seed, log);
   out["run"] = r.run;
+  out["precision"] = precision_name(precision);  // of the network forwards (bound and samples)
   return out;
 }
 

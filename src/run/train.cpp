@@ -50,6 +50,7 @@ train::Outcome train_run(TrainRun run, const TrainHooks& hooks) {
   for (const auto& note : adapt_to_data(c, splits.train)) log(note);
   seed_global(c.train.seed);
   auto model = make_model(c);
+  const Precision precision = use_precision(c.runtime, device, *model, log);
   model->module().to(device);
   model->keep_training_data(splits.train.x);
   c.train.run_dir = run.run_dir;
@@ -71,7 +72,8 @@ train::Outcome train_run(TrainRun run, const TrainHooks& hooks) {
       " parameters) on " + c.data.spec + " (" + std::to_string(splits.train.size()) + " train / " +
       std::to_string(splits.test.size()) + " test, " + shape_text(c.data_shape) + ") on " +
       device.str() + ranks + " with " + std::to_string(threads.intra_op) + " intra-op + " +
-      std::to_string(threads.blas) + " BLAS thread(s)" + (env.world > 1 ? " each" : ""));
+      std::to_string(threads.blas) + " BLAS thread(s)" + (env.world > 1 ? " each" : "") + ", " +
+      precision_name(precision) + " networks");
   const train::TrainResult r =
       train::train(*model, splits.train, &splits.test, c.train,
                    hooks.callbacks ? hooks.callbacks(lead) : train::TrainCallbacks{});

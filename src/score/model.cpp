@@ -2,6 +2,7 @@
 #include "deepgen/score/model.h"
 
 #include "deepgen/core/error.h"
+#include "deepgen/core/precision.h"
 #include "deepgen/score/losses.h"
 #include "deepgen/score/net.h"
 #include "deepgen/score/sde.h"
@@ -33,7 +34,7 @@ ScoreModel::ScoreModel(ScoreOptions options) : options_(std::move(options)) {
 }
 
 at::Tensor ScoreModel::score(const at::Tensor& x, const at::Tensor& sigma) {
-  return net_.forward(x, sigma);
+  return autocast_forward(x.scalar_type(), [&] { return net_.forward(x, sigma); });
 }
 
 // The single-σ methods condition the network on their one σ (1 for ssm on clean data, where

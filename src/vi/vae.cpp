@@ -1,6 +1,7 @@
 #include "deepgen/vi/vae.h"
 
 #include "deepgen/core/error.h"
+#include "deepgen/core/precision.h"
 #include "deepgen/nn/conv.h"
 #include "deepgen/nn/mlp.h"
 #include "deepgen/vi/gaussian.h"
@@ -72,7 +73,7 @@ std::pair<at::Tensor, at::Tensor> VaeImpl::encode(const at::Tensor& x) {
     throw Error("vae: a model trained with " + option_ref("vae", "inference") + " " +
                 options_.inference() + " has no encoder; its q is fitted per example");
   const at::Tensor in = conv(options_) ? x : x.reshape({x.size(0), dim_});
-  auto h = encoder_.forward(in).chunk(2, 1);
+  auto h = autocast_forward(x.scalar_type(), [&] { return encoder_.forward(in); }).chunk(2, 1);
   return {h[0], h[1]};
 }
 
@@ -83,7 +84,8 @@ std::pair<at::Tensor, at::Tensor> VaeImpl::posterior(const at::Tensor& x, const 
 at::Tensor VaeImpl::decode(const at::Tensor& z) {
   std::vector<int64_t> shape{z.size(0)};
   shape.insert(shape.end(), options_.data_shape().begin(), options_.data_shape().end());
-  at::Tensor out = decoder_.forward(z).reshape(shape);
+  at::Tensor out =
+      autocast_forward(z.scalar_type(), [&] { return decoder_.forward(z); }).reshape(shape);
   if (options_.likelihood() == "gaussian" && options_.mean_activation() == "sigmoid")
     out = torch::sigmoid(out);
   return out;

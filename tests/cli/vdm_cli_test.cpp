@@ -68,6 +68,32 @@ TEST(CliVdm, ResumedRunMatchesStraightRunBitForBit) {
                                   "--threads", "1", "--gamma-max", "4"})));
 }
 
+// bf16 networks (--precision, core/precision.h) change the arithmetic, not determinism: a
+// resumed bf16 run equals a straight one bit for bit, and both differ from the float32 run.
+TEST(CliVdm, Bf16RunResumesExactlyAndSaysItsPrecision) {
+  TempDir dir;
+  const std::string a = dir.file("a"), b = dir.file("b"), c = dir.file("c");
+  const std::vector<std::string> every{"--log-every", "10", "--checkpoint-every", "20"};
+  auto with = [&](std::vector<std::string> more) {
+    more.insert(more.end(), every.begin(), every.end());
+    return more;
+  };
+  const Result first = deepgen(vdm_toy(dir, a, with({"--steps", "20", "--precision", "bf16"})));
+  ASSERT_TRUE(succeeded(first));
+  EXPECT_NE(first.err.find("bf16 networks"), std::string::npos) << first.err;
+  ASSERT_TRUE(
+      succeeded(deepgen({"train", "--out", a, "--resume", "--steps", "40", "--threads", "1"})));
+  ASSERT_TRUE(succeeded(deepgen(vdm_toy(dir, b, with({"--steps", "40", "--precision", "bf16"})))));
+  EXPECT_TRUE(same_weights(a, b));
+  ASSERT_TRUE(succeeded(deepgen(vdm_toy(dir, c, with({"--steps", "40", "--precision", "fp32"})))));
+  EXPECT_FALSE(same_weights(c, b));
+  // eval may run the networks in another precision than training did, and says which it used.
+  const Result ev = deepgen({"eval", "--run", a, "--max-batches", "1", "--precision", "fp32"});
+  ASSERT_TRUE(succeeded(ev));
+  EXPECT_EQ(json::parse(ev.out)["precision"], "fp32");
+  EXPECT_TRUE(one_line_error(deepgen({"eval", "--run", a, "--precision", "fp16"}), "--precision"));
+}
+
 TEST(CliVdm, SamplersAndStepsAreChosenAtSamplingTime) {
   TempDir dir;
   const std::string run = dir.file("run");

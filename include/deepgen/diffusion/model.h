@@ -104,6 +104,7 @@ class VdmModel : public train::GenerativeModel {
   // bound of its T-step ancestral sampler), averaged over eval_samples (t, ε) draws.
   train::LossOutput evaluate(const at::Tensor& x) override;
   at::Tensor sample(int64_t n) override;  // options().sampler over options().sample_steps
+  bool gains_from_bf16() const override;  // the image U-Net
   Vdm& vdm() { return vdm_; }
 
  private:

@@ -16,8 +16,22 @@ namespace deepgen::nn {
 
 // 3x3 convolution, padding 1: the same resolution, or half of it with stride 2.
 torch::nn::Conv2d conv3(int64_t in, int64_t out, int64_t stride = 1);
+// GroupNorm in float32 whatever its input's type, as CUDA autocast keeps it: under bf16
+// (core/precision.h) the activations arrive in bfloat16, and LibTorch's CPU kernel takes them only
+// with weights of the same type, while the statistics of a small group want float32 anyway.
+class GroupNormImpl : public torch::nn::GroupNormImpl {
+ public:
+  using torch::nn::GroupNormImpl::GroupNormImpl;
+  at::Tensor forward(const at::Tensor& x);
+};
+TORCH_MODULE(GroupNorm);
+
+// softmax over `dim`, in float32 when x is bfloat16 or half (as CUDA autocast keeps it: the
+// exponentials of 8-bit-mantissa logits lose the attention's small weights), else in x's type.
+at::Tensor softmax_float(const at::Tensor& x, int64_t dim);
+
 // GroupNorm with up to 8 groups that divide the channels (GroupNorm needs an exact split).
-torch::nn::GroupNorm group_norm(int64_t channels);
+GroupNorm group_norm(int64_t channels);
 // (B, C, H, W) -> (B, C, 2H, 2W), each value repeated 2x2.
 at::Tensor upsample2(const at::Tensor& x);
 // Zeroes every parameter of m: a zero output layer makes its block start as the identity.
@@ -47,7 +61,7 @@ class ResBlockImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x, const at::Tensor& embedding);  // embedding (B, embed)
 
  private:
-  torch::nn::GroupNorm norm1_{nullptr}, norm2_{nullptr};
+  GroupNorm norm1_{nullptr}, norm2_{nullptr};
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, skip_{nullptr};
   torch::nn::Linear project_{nullptr};
   torch::nn::Dropout dropout_{nullptr};

@@ -18,7 +18,10 @@ struct SampleRequest {
 };
 const OptionTable<SampleRequest>& sample_option_table();
 // Writes the samples; returns the path written.
-std::string sample_run(const SampleRequest& request, const nlohmann::json& overrides);
+// `runtime`: process settings (device, threads, precision) over the run's config.json.
+std::string sample_run(const SampleRequest& request, const nlohmann::json& overrides,
+                       const nlohmann::json& runtime = nlohmann::json::object(),
+                       const std::function<void(const std::string&)>& log = {});
 
 struct EvalRequest {
   std::string run;
@@ -31,6 +34,7 @@ struct EvalRequest {
 const OptionTable<EvalRequest>& eval_option_table();
 // One JSON object: the evaluation envelope (run/outputs.h), the overrides it used, and the FID.
 nlohmann::json eval_run(const EvalRequest& request, const nlohmann::json& overrides,
-                        const std::function<void(const std::string&)>& log);
+                        const std::function<void(const std::string&)>& log,
+                        const nlohmann::json& runtime = nlohmann::json::object());
 
 }  // namespace deepgen::run

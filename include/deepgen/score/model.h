@@ -82,6 +82,7 @@ class ScoreModel : public train::GenerativeModel {
   // The same loss on test data; ncsn averages every example over every level instead of one
   // random level (lower variance) and also reports the largest- and smallest-σ terms.
   train::LossOutput evaluate(const at::Tensor& x) override;
+  bool gains_from_bf16() const override { return options_.data_shape().size() == 3; }  // U-Net
   // n samples in data units and shape by options().sampler; annealed: annealed Langevin (ncsn)
   // or Langevin at σ (the others) from U[0, 1] (images) or U[−init_box, init_box]^D (points);
   // images clamped to [0, 1].

@@ -43,7 +43,7 @@ class ScoreUNetImpl : public torch::nn::Module {
   torch::nn::Linear embed1_{nullptr}, embed2_{nullptr};
   torch::nn::Conv2d in_{nullptr}, down1_{nullptr}, down2_{nullptr}, out_{nullptr};
   nn::ResBlock block0_{nullptr}, block1_{nullptr}, middle_{nullptr}, up1_{nullptr}, up0_{nullptr};
-  torch::nn::GroupNorm out_norm_{nullptr};
+  nn::GroupNorm out_norm_{nullptr};
 };
 TORCH_MODULE(ScoreUNet);
 

@@ -1,0 +1,69 @@
+#pragma once
+// The one place that chooses the arithmetic a network runs in. Under bf16 only the network's
+// forward runs under autocast (its convolutions and matrix products in bfloat16); the schedule,
+// the losses, the bound, the optimiser state and the master weights stay float32.
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <string>
+#include <vector>
+
+namespace deepgen {
+
+enum class Precision { fp32, bf16 };
+
+std::vector<std::string> precision_names();  // fp32, bf16, auto
+std::string precision_name(Precision p);
+
+// Where bfloat16 arithmetic is native, not emulated through float32.
+struct Bf16Support {
+  bool cpu = false;   // avx512_bf16 or amx_bf16 (read from the CPU)
+  bool cuda = false;  // the current GPU's compute capability is 8.0 or higher
+};
+Bf16Support detect_bf16_support();  // measured once per process
+
+struct PrecisionChoice {
+  Precision precision = Precision::fp32;
+  std::string warning;  // non-empty when bf16 was asked for on a device that emulates it
+};
+// "fp32" | "bf16" | "auto" on `device`: auto is bf16 where `support` says the device computes
+// it natively and the network gains from it (`network_gains`: its model's own word, see
+// train/model.h), else fp32, so a machine without it is never made slower.
+PrecisionChoice resolve_precision(const std::string& name, c10::Device device,
+                                  const Bf16Support& support, bool network_gains = true);
+
+// The precision NetworkAutocast applies on this thread, and its device type. Set once per
+// command where the device is chosen; fp32 until then.
+void set_network_precision(Precision p, c10::DeviceType device);
+Precision network_precision();
+
+// Scope of one network forward: autocast to bfloat16 on the network precision's device when it
+// is bf16, a no-op under fp32. Restores the previous autocast state and drops the casts it cached
+// (the weights change at the next optimiser step).
+class NetworkAutocast {
+ public:
+  NetworkAutocast();
+  ~NetworkAutocast();
+  NetworkAutocast(const NetworkAutocast&) = delete;
+  NetworkAutocast& operator=(const NetworkAutocast&) = delete;
+
+ private:
+  bool active_ = false;
+  bool was_enabled_ = false;
+  c10::ScalarType was_dtype_ = c10::ScalarType::Float;
+  c10::DeviceType device_ = c10::DeviceType::CPU;
+};
+
+// forward() under NetworkAutocast, its result cast back to `dtype` (a no-op under fp32), so what
+// a loss or a sampler reads is never bfloat16.
+template <class Forward>
+at::Tensor autocast_forward(c10::ScalarType dtype, Forward&& forward) {
+  at::Tensor out;
+  {
+    NetworkAutocast scope;
+    out = forward();
+  }
+  return out.scalar_type() == dtype ? out : out.to(dtype);
+}
+
+}  // namespace deepgen
