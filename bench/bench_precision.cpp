@@ -81,14 +81,9 @@ BENCHMARK(BM_VdmSample)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(
 
 }  // namespace
 
+// The first argument (precision) is swept: the rows of one model or sampler are one group.
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  // The first argument (precision) is swept; rows of the same model are one group.
-  deepgen::bench::RatioReporter steps("steps/s", 1);
-  benchmark::RunSpecifiedBenchmarks(&steps, "BM_TrainStep");
-  deepgen::bench::RatioReporter images("images/s", 1);
-  benchmark::RunSpecifiedBenchmarks(&images, "BM_VdmSample");
-  benchmark::Shutdown();
-  return 0;
+  return deepgen::bench::run_with_ratios(argc, argv,
+                                         std::vector<std::string>{"steps/s", "images/s"},
+                                         /*swept=*/1);
 }

@@ -178,13 +178,13 @@ def markdown(rows_path):
     rows = [json.loads(l) for l in open(rows_path)]
     out = [f"CPU: {cpu_isa()}", "",
            "| family | objective | steps (batch 64) | train min | test bpd | classifier-FID "
-           "| precision | recall | sampler | NFE | eval s |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+           "| precision | recall | sampler | NFE | networks | eval s |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         cells = [r["family"], r["objective"], str(r["steps"]), fmt(r["train_seconds"] / 60, ".1f"),
                  fmt(r["bpd"], ".3f"), fmt(r["fid"], ".1f"), fmt(r["precision"], ".3f"),
                  fmt(r["recall"], ".3f"), r["sampler"], str(r["nfe"] or "—"),
-                 str(r["eval_seconds"])]
+                 r.get("networks", "fp32"), str(r["eval_seconds"])]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
 
