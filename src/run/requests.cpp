@@ -60,14 +60,29 @@ bool ends_with(const std::string& s, const std::string& e) {
   return s.size() > e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;
 }
 
+// The run's config with the command's overrides and process settings, its threads applied.
+RunConfig configured(const std::string& run, const json& overrides, const json& runtime,
+                     unsigned command) {
+  RunConfig c = with_runtime(with_overrides(load_run_config(run), overrides, command), runtime);
+  apply_threads(c.runtime.threads, c.runtime.blas_threads);
+  return c;
+}
+
+// The trained model, with the run's network precision applied to this thread.
+std::pair<std::unique_ptr<train::GenerativeModel>, Precision> ready_model(
+    const RunConfig& c, const std::string& run, bool ema,
+    const std::function<void(const std::string&)>& log) {
+  auto model = load_trained_model(c, run, ema);
+  const Precision p = use_precision(c.runtime, resolve_device(c.runtime.device), *model, log);
+  return {std::move(model), p};
+}
+
 }  // namespace
 
 std::string sample_run(const SampleRequest& r, const json& overrides, const json& runtime,
                        const std::function<void(const std::string&)>& log) {
   sample_option_table().validate(r);
-  const RunConfig c =
-      with_runtime(with_overrides(load_run_config(r.run), overrides, kSample), runtime);
-  apply_threads(c.runtime.threads, c.runtime.blas_threads);
+  const RunConfig c = configured(r.run, overrides, runtime, kSample);
   const bool csv = ends_with(r.out, ".csv"), png = ends_with(r.out, ".png");
   const bool images = c.data_shape.size() == 3;
   const bool plane = c.data_shape == std::vector<int64_t>{2};
@@ -77,8 +92,7 @@ std::string sample_run(const SampleRequest& r, const json& overrides, const json
   if (!images && !(csv || (png && plane)))
     throw Error("sample: run " + r.run + " models points: write them to " + where + " FILE.csv" +
                 (plane ? " or FILE.png (scatter)" : ""));
-  auto model = load_trained_model(c, r.run, !r.no_ema);  // sampling needs no training data
-  use_precision(c.runtime, resolve_device(c.runtime.device), *model, log);
+  auto model = ready_model(c, r.run, !r.no_ema, log).first;  // sampling needs no training data
   at::Tensor s = draw_samples(*model, r.n, r.seed);
   if (csv) {
     write_csv(r.out, s);
@@ -94,13 +108,9 @@ std::string sample_run(const SampleRequest& r, const json& overrides, const json
 json eval_run(const EvalRequest& r, const json& overrides,
               const std::function<void(const std::string&)>& log, const json& runtime) {
   eval_option_table().validate(r);
-  const RunConfig c =
-      with_runtime(with_overrides(load_run_config(r.run), overrides, kEval), runtime);
-  apply_threads(c.runtime.threads, c.runtime.blas_threads);
+  const RunConfig c = configured(r.run, overrides, runtime, kEval);
   data::Splits splits = data::load_data(c.data);
-  auto model = load_trained_model(c, r.run, true);
-  const Precision precision =
-      use_precision(c.runtime, resolve_device(c.runtime.device), *model, log);
+  auto [model, precision] = ready_model(c, r.run, true, log);
   model->keep_training_data(splits.train.x);
   json out = evaluation(*model, c, splits.test, r.batch, r.max_batches, r.seed);
   for (const auto& [key, value] : overrides.items()) out[key] = value;  // e.g. iwae_k, T

@@ -63,7 +63,7 @@ at::Tensor autocast_forward(c10::ScalarType dtype, Forward&& forward) {
     NetworkAutocast scope;
     out = forward();
   }
-  return out.scalar_type() == dtype ? out : out.to(dtype);
+  return out.to(dtype);  // returns out itself when it already has that dtype
 }
 
 }  // namespace deepgen
