@@ -89,7 +89,7 @@ json fit_gmm(const FitGmmRequest& req) {
   const data::Splits splits = data::load_data(data_options);
   if (splits.train.kind != data::Kind::points || splits.train.x.dim() != 2)
     throw Error("fit gmm models points (N, D), but " + req.data + " holds images");
-  const at::Tensor x = splits.train.x;
+  const at::Tensor x = splits.train.values();
   if (!req.png.empty() && x.size(1) != 2)
     throw Error("--png draws 2-D data, but " + req.data + " has " + std::to_string(x.size(1)) +
                 " dimensions: drop --png");

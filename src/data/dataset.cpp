@@ -66,9 +66,9 @@ std::string locate_idx_set(const std::string& name, const std::string& root) {
 at::Tensor idx_images(const std::string& path) {
   IdxArray a = read_idx(path);
   if (a.dims.size() != 3) throw Error("IDX file '" + path + "': expected 3 dimensions (N, H, W)");
-  const at::Tensor bytes = at::from_blob(a.data.data(), {a.dims[0], 1, a.dims[1], a.dims[2]},
-                                         at::TensorOptions().dtype(at::kByte));
-  return bytes.to(at::kFloat).div_(255);
+  return at::from_blob(a.data.data(), {a.dims[0], 1, a.dims[1], a.dims[2]},
+                       at::TensorOptions().dtype(at::kByte))
+      .clone();  // the bytes themselves: as_values converts each batch
 }
 
 at::Tensor idx_labels(const std::string& path) {
@@ -160,6 +160,18 @@ int64_t Dataset::dim() const {
   int64_t d = 1;
   for (const int64_t s : sample_shape()) d *= s;
   return d;
+}
+
+at::Tensor Dataset::rows(int64_t begin, int64_t end) const {
+  return as_values(x.slice(0, begin, end));
+}
+
+at::Tensor Dataset::values() const { return as_values(x); }
+
+at::Tensor as_values(const at::Tensor& stored) {
+  if (!stored.defined()) return stored;
+  if (stored.scalar_type() == at::kByte) return stored.to(at::kFloat).div_(255);
+  return stored.to(at::kFloat);
 }
 
 std::string data_root() {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "deepgen/core/error.h"
+#include "deepgen/data/dataset.h"
 #include "deepgen/io/image.h"
 
 namespace deepgen::data {
@@ -44,10 +45,8 @@ std::vector<std::string> list_images(const std::string& folder) {
   return files;
 }
 
-// uint8 (H, W, C) -> float32 (1, C, H, W) in [0, 1].
-at::Tensor to_float_chw(const at::Tensor& hwc) {
-  return hwc.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(255);
-}
+// uint8 (H, W, C) -> uint8 (1, C, H, W).
+at::Tensor to_chw(const at::Tensor& hwc) { return hwc.permute({2, 0, 1}).unsqueeze(0); }
 
 // Area averaging is the exact box filter for shrinking; bilinear with antialias covers
 // enlarging (and mixed) cases without the aliasing plain bilinear shows when shrinking.
@@ -77,9 +76,10 @@ at::Tensor stack_images(const std::vector<std::string>& files,
                   files[0] + "' is " + size_text(images[0]) + "; set " +
                   option_ref("data", "image_size") + " N to resize them all");
     }
-    at::Tensor im = to_float_chw(images[i]);
+    at::Tensor im = to_chw(images[i]);
     if (colour && im.size(1) == 1) im = im.expand({1, 3, im.size(2), im.size(3)});
-    out.push_back(image_size > 0 ? resize(im, image_size) : im);
+    // Kept as bytes at their own size (Dataset::x); resizing makes values between the levels.
+    out.push_back(image_size > 0 ? resize(as_values(im), image_size) : im);
   }
   return at::cat(out, 0).contiguous();
 }

@@ -51,7 +51,8 @@ at::Tensor BatchSampler::indices(int64_t step) {
 at::Tensor gather(const Dataset& data, const at::Tensor& idx, c10::Device device) {
   if (!data.x.defined()) throw Error("gather: data set '" + data.name + "' holds no data");
   const at::Tensor rows = idx.to(data.x.device(), at::kLong);
-  return data.x.index_select(0, rows).to(device, at::kFloat);
+  // Rows are picked in their stored form (bytes for 8-bit images), converted on the way.
+  return as_values(data.x.index_select(0, rows)).to(device);
 }
 
 }  // namespace deepgen::data

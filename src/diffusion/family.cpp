@@ -23,8 +23,9 @@ std::vector<std::string> adapt(nlohmann::json& given, const data::Dataset& train
     const at::Tensor d = t.to(torch::kDouble).contiguous();
     return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
   };
-  given["data_mean"] = values(train.x.mean(0));
-  given["data_std"] = values(train.x.std(0).clamp_min(1e-6));
+  const at::Tensor x = train.values();
+  given["data_mean"] = values(x.mean(0));
+  given["data_std"] = values(x.std(0).clamp_min(1e-6));
   return {};
 }
 

@@ -4,6 +4,7 @@
 #include "deepgen/core/error.h"
 #include "deepgen/core/rng.h"
 #include "deepgen/core/runtime.h"
+#include "deepgen/data/loader.h"
 #include "deepgen/eval/fid.h"
 #include "deepgen/train/optim.h"
 
@@ -88,7 +89,7 @@ double classifier_accuracy(FidClassifier& model, const data::Dataset& data, int6
   int64_t correct = 0;
   for (int64_t i = 0; i < data.size(); i += batch) {
     const int64_t end = std::min(i + batch, data.size());
-    const at::Tensor predicted = model->forward(data.x.slice(0, i, end).to(device)).argmax(1);
+    const at::Tensor predicted = model->forward(data.rows(i, end).to(device)).argmax(1);
     correct +=
         predicted.cpu().eq(data.labels.slice(0, i, end).to(torch::kLong)).sum().item<int64_t>();
   }
@@ -120,7 +121,7 @@ TrainedClassifier train_classifier(const data::Dataset& train, const data::Datas
     const int64_t k = step % per_epoch;
     if (k == 0) order = torch::randperm(n, gen, torch::kLong);
     const at::Tensor idx = order.slice(0, k * options.batch, std::min((k + 1) * options.batch, n));
-    const at::Tensor x = train.x.index_select(0, idx).to(device);
+    const at::Tensor x = data::gather(train, idx, device);
     const at::Tensor y = labels.index_select(0, idx).to(device);
     const at::Tensor loss = torch::cross_entropy_loss(model->forward(x), y);
     train::set_learning_rate(adam, train::learning_rate(schedule, step, total));

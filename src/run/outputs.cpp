@@ -53,7 +53,7 @@ json evaluation(train::GenerativeModel& model, const RunConfig& c, const data::D
     if (!sampling.is_null()) out["sampling"] = sampling;
     const int64_t n = std::min<int64_t>(2000, test.size());
     at::Tensor s = draw_samples(model, n, seed + 1);
-    out["energy_distance"] = eval::energy_distance(s, test.x.slice(0, 0, n));
+    out["energy_distance"] = eval::energy_distance(s, test.rows(0, n));
     out["energy_distance_samples"] = n;
   }
   return out;
@@ -76,7 +76,7 @@ json fid_metric(train::GenerativeModel& model, const RunConfig& c, const data::D
   std::vector<at::Tensor> parts;
   for (int64_t done = 0, i = 0; done < samples; done += 500, ++i)
     parts.push_back(draw_samples(model, std::min<int64_t>(500, samples - done), seed + 7 * i));
-  const eval::FidResult f = eval::classifier_fid(classifier, torch::cat(parts), test.x);
+  const eval::FidResult f = eval::classifier_fid(classifier, torch::cat(parts), test.values());
   json out{{"fid", f.fid},
            {"precision", f.precision_recall.precision},
            {"recall", f.precision_recall.recall},
@@ -98,7 +98,7 @@ void write_reconstructions(train::GenerativeModel& model, const RunConfig& c,
                            const data::Dataset& test, const std::string& path) {
   const int64_t cols = std::min<int64_t>(8, test.size());
   const int64_t n = std::min<int64_t>(32, test.size()) / cols * cols;
-  at::Tensor x = test.x.slice(0, 0, n);
+  at::Tensor x = test.rows(0, n);
   at::Tensor recon;
   {
     torch::NoGradGuard no_grad;  // not InferenceMode: per-example inference fits q by gradients
@@ -125,7 +125,7 @@ void write_outputs(train::GenerativeModel& model, const RunConfig& c, const data
     at::Tensor samples = draw_samples(model, 2000, c.train.seed);
     write_csv(dir.samples_csv(), samples);
     if (samples.size(1) == 2)  // test data in grey, samples in blue
-      io::write_png(dir.samples_png(), io::scatter_image({data.test.x.slice(0, 0, 2000), samples}));
+      io::write_png(dir.samples_png(), io::scatter_image({data.test.rows(0, 2000), samples}));
     return;
   }
   at::Tensor samples = draw_samples(model, 64, c.train.seed);

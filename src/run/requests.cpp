@@ -111,7 +111,7 @@ json eval_run(const EvalRequest& r, const json& overrides,
   const RunConfig c = configured(r.run, overrides, runtime, kEval);
   data::Splits splits = data::load_data(c.data);
   auto [model, precision] = ready_model(c, r.run, true, log);
-  model->keep_training_data(splits.train.x);
+  model->keep_training_data(splits.train);
   json out = evaluation(*model, c, splits.test, r.batch, r.max_batches, r.seed);
   for (const auto& [key, value] : overrides.items()) out[key] = value;  // e.g. iwae_k, T
   if (r.fid) out["classifier_fid"] = fid_metric(*model, c, splits.test, r.fid_samples, r.seed, log);

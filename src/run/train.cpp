@@ -52,7 +52,7 @@ train::Outcome train_run(TrainRun run, const TrainHooks& hooks) {
   auto model = make_model(c);
   const Precision precision = use_precision(c.runtime, device, *model, log);
   model->module().to(device);
-  model->keep_training_data(splits.train.x);
+  model->keep_training_data(splits.train);
   c.train.run_dir = run.run_dir;
   c.train.device = device;
   c.train.resume = run.resume;
@@ -84,7 +84,7 @@ train::Outcome train_run(TrainRun run, const TrainHooks& hooks) {
   }
   if (!lead) return r.outcome;
   auto trained = load_trained_model(c, run.run_dir, true);
-  trained->keep_training_data(splits.train.x);
+  trained->keep_training_data(splits.train);
   write_outputs(*trained, c, splits, run.run_dir);
   write_report(run.run_dir);
   log("done: " + dir.report());

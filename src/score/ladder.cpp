@@ -7,6 +7,7 @@
 #include <string>
 
 #include "deepgen/core/error.h"
+#include "deepgen/data/dataset.h"
 
 namespace deepgen::score {
 
@@ -53,7 +54,9 @@ double max_pairwise_distance(const at::Tensor& x, int64_t max_points) {
   if (!x.defined() || x.dim() < 1 || x.size(0) < 2) return 0.0;
   torch::NoGradGuard no_grad;
   const at::Tensor points =
-      stride_subsample(x.reshape({x.size(0), -1}), max_points).to(at::kDouble).contiguous();
+      data::as_values(stride_subsample(x.reshape({x.size(0), -1}), max_points))
+          .to(at::kDouble)
+          .contiguous();
   const auto [i, j] = farthest_pair(points);
   // The Gram form cancels at ~1e-16·‖x‖²; the winning pair is measured again directly.
   return (points[i] - points[j]).pow(2).sum().sqrt().item<double>();

@@ -46,14 +46,17 @@ TEST(Dataset, LoadsFakeMnist) {
   EXPECT_EQ(s.train.kind, Kind::image);
   EXPECT_EQ(s.train.x.sizes(), (at::IntArrayRef{10, 1, 28, 28}));
   EXPECT_EQ(s.test.x.sizes(), (at::IntArrayRef{4, 1, 28, 28}));
-  EXPECT_EQ(s.train.x.scalar_type(), at::kFloat);
+  EXPECT_EQ(s.train.x.scalar_type(), at::kByte);  // the file's bytes, a quarter of float32
   EXPECT_EQ(s.train.labels.scalar_type(), at::kLong);
   EXPECT_EQ(s.train.sample_shape(), (std::vector<int64_t>{1, 28, 28}));
   EXPECT_EQ(s.train.dim(), 784);
-  EXPECT_GE(s.train.x.min().item<float>(), 0.0f);
-  EXPECT_LE(s.train.x.max().item<float>(), 1.0f);
-  EXPECT_FLOAT_EQ(s.train.x[3][0][0][5].item<float>(), 8.0f / 255);    // pixel (3 + 5) % 256
-  EXPECT_FLOAT_EQ(s.train.x[0][0][9][3].item<float>(), 255.0f / 255);  // pixel 255
+  const at::Tensor x = s.train.values();
+  EXPECT_EQ(x.scalar_type(), at::kFloat);
+  EXPECT_GE(x.min().item<float>(), 0.0f);
+  EXPECT_LE(x.max().item<float>(), 1.0f);
+  EXPECT_FLOAT_EQ(x[3][0][0][5].item<float>(), 8.0f / 255);    // pixel (3 + 5) % 256
+  EXPECT_FLOAT_EQ(x[0][0][9][3].item<float>(), 255.0f / 255);  // pixel 255
+  EXPECT_TRUE(s.train.rows(2, 5).equal(x.slice(0, 2, 5)));
   EXPECT_TRUE(s.train.labels.equal(at::arange(10, at::kLong) % 10));
 }
 
@@ -180,7 +183,8 @@ TEST(Dataset, RealMnistStatistics) {
   EXPECT_EQ(s.test.x.sizes(), (at::IntArrayRef{10000, 1, 28, 28}));
   EXPECT_EQ(s.train.labels.size(0), 60000);
   // The widely quoted MNIST normalisation constant.
-  EXPECT_NEAR(s.train.x.mean().item<double>(), 0.1307, 1e-3);
+  EXPECT_NEAR(s.train.values().mean().item<double>(), 0.1307, 1e-3);
+  EXPECT_EQ(s.train.x.nbytes(), 60000 * 784);  // 47 MB of bytes, not 188 MB of float32
   EXPECT_EQ(s.train.labels.min().item<int64_t>(), 0);
   EXPECT_EQ(s.train.labels.max().item<int64_t>(), 9);
 }

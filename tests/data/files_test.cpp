@@ -7,6 +7,7 @@
 #include <string>
 
 #include "deepgen/core/error.h"
+#include "deepgen/data/dataset.h"
 #include "deepgen/io/image.h"
 #include "support/temp_dir.h"
 
@@ -34,9 +35,10 @@ TEST(Files, LoadsSameSizeImages) {
     io::write_png(dir.file("im" + std::to_string(i) + ".png"), im);
   }
   std::ofstream(dir.file("notes.txt")) << "not an image";
-  const at::Tensor x = load_image_folder(dir.str(), 0);
+  const at::Tensor stored = load_image_folder(dir.str(), 0);
+  EXPECT_EQ(stored.scalar_type(), at::kByte);  // 8-bit pixels kept as bytes at their own size
+  const at::Tensor x = as_values(stored);
   EXPECT_EQ(x.sizes(), (at::IntArrayRef{3, 3, 4, 5}));
-  EXPECT_EQ(x.scalar_type(), at::kFloat);
   for (int i = 0; i < 3; ++i) {  // sorted by name, channel order kept
     EXPECT_FLOAT_EQ(x[i][i].mean().item<float>(), 1.0f);
     EXPECT_FLOAT_EQ(x[i].sum().item<float>(), 20.0f);
@@ -47,7 +49,7 @@ TEST(Files, GreyImagesStayOneChannel) {
   TempDir dir;
   io::write_png(dir.file("a.png"), at::full({1, 4, 4}, 0.5));
   io::write_png(dir.file("b.png"), at::full({4, 4}, 1.0));
-  const at::Tensor x = load_image_folder(dir.str(), 0);
+  const at::Tensor x = as_values(load_image_folder(dir.str(), 0));
   EXPECT_EQ(x.sizes(), (at::IntArrayRef{2, 1, 4, 4}));
   EXPECT_NEAR(x[0].mean().item<float>(), 0.5, 1.0 / 255);
 }
@@ -59,6 +61,7 @@ TEST(Files, MixedSizesNeedImageSize) {
   const std::string msg = error_of([&] { load_image_folder(dir.str(), 0); });
   EXPECT_NE(msg.find("b.png"), std::string::npos) << msg;
   const at::Tensor x = load_image_folder(dir.str(), 4);
+  EXPECT_EQ(x.scalar_type(), at::kFloat);                    // resized: between the 8-bit levels
   EXPECT_EQ(x.sizes(), (at::IntArrayRef{2, 3, 4, 4}));       // grey repeated to RGB
   EXPECT_NEAR(x[0].mean().item<float>(), 64.0 / 255, 1e-4);  // constant stays constant
   EXPECT_NEAR(x[1].mean().item<float>(), 191.0 / 255, 1e-4);

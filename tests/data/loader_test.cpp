@@ -81,5 +81,26 @@ TEST(Loader, GatherSelectsRows) {
   EXPECT_TRUE(rows.equal(at::tensor({8.0f, 9.0f, 2.0f, 3.0f}).view({2, 2})));
 }
 
+// 8-bit images are stored as bytes and converted per batch; every batch must equal, bit for bit,
+// the rows of the whole set converted at once (the float32 store this replaced).
+TEST(Loader, ByteImagesGatherBitIdenticalToFloatStore) {
+  Dataset bytes;
+  bytes.kind = Kind::image;
+  bytes.x = at::arange(256, at::kInt).to(at::kByte).repeat({3}).view({12, 1, 8, 8});
+  Dataset floats = bytes;
+  floats.x = bytes.x.to(at::kFloat).div_(255);  // the old store
+  BatchSampler sampler(12, 4, 7);
+  for (int64_t step = 0; step < 6; ++step) {
+    const at::Tensor idx = sampler.indices(step);
+    const at::Tensor a = gather(bytes, idx, c10::Device(c10::kCPU));
+    EXPECT_EQ(a.scalar_type(), at::kFloat);
+    EXPECT_TRUE(a.equal(gather(floats, idx, c10::Device(c10::kCPU)))) << "step " << step;
+  }
+  EXPECT_TRUE(bytes.values().equal(floats.x));
+  EXPECT_TRUE(bytes.rows(3, 7).equal(floats.x.slice(0, 3, 7)));
+  EXPECT_FLOAT_EQ(bytes.values().max().item<float>(), 1.0f);  // byte 255 is exactly 1
+  EXPECT_EQ(bytes.x.nbytes() * 4, floats.x.nbytes());
+}
+
 }  // namespace
 }  // namespace deepgen::data

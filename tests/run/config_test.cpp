@@ -64,7 +64,7 @@ TEST_P(OldRun, OldWeightsEvaluateToTheOldNumbers) {
   const RunConfig c = load_run_config(dir);
   auto model = load_trained_model(c, dir, true);
   const data::Splits splits = data::load_data(c.data);
-  model->keep_training_data(splits.train.x);
+  model->keep_training_data(splits.train);
   const json now = evaluation(*model, c, splits.test, 500, 0, c.train.seed);
   const json old = read_json(dir + "/eval.json");
   EXPECT_EQ(now["units"], old["units"]);

@@ -13,14 +13,23 @@ enum class Kind { image, points };
 struct Dataset {
   std::string name;  // e.g. "mnist/train"
   Kind kind = Kind::points;
-  // float32 on CPU. Images: (N, C, H, W) with values in [0, 1]. Points: (N, D), raw units.
+  // On CPU, as stored. Images: (N, C, H, W); 8-bit sources (IDX, PNG/JPEG folders kept at their
+  // size) hold their bytes as uint8 0..255, a quarter of float32's memory, and read as k / 255;
+  // resized images are float32 in [0, 1]. Points: float32 (N, D), raw units. Read it through
+  // values(), rows() or gather() (loader.h), which give float32 in data units.
   at::Tensor x;
   at::Tensor labels;  // int64 (N), or undefined when the data have none
 
   int64_t size() const { return x.defined() ? x.size(0) : 0; }
-  std::vector<int64_t> sample_shape() const;  // shape of one sample, e.g. {1, 28, 28}
-  int64_t dim() const;                        // numbers per sample (D)
+  std::vector<int64_t> sample_shape() const;          // shape of one sample, e.g. {1, 28, 28}
+  int64_t dim() const;                                // numbers per sample (D)
+  at::Tensor rows(int64_t begin, int64_t end) const;  // rows [begin, end) as float32 data units
+  at::Tensor values() const;                          // every row as float32 (a copy for bytes)
 };
+
+// A stored tensor in data units: uint8 bytes k as float32 k / 255 (the 8-bit pixel scale),
+// anything else as float32. Elementwise, so a batch converts exactly as the whole set would.
+at::Tensor as_values(const at::Tensor& stored);
 
 struct Splits {
   Dataset train;

@@ -6,8 +6,9 @@
 
 namespace deepgen::data {
 
-// Every PNG/JPEG in `folder` (sorted by name) as float32 (N, C, H, W) in [0, 1]. C is 1 when
-// all images are grey, else 3 (grey images are repeated). image_size > 0 resizes to a square.
+// Every PNG/JPEG in `folder` (sorted by name) as (N, C, H, W): their bytes (uint8, read through
+// as_values), or with image_size > 0 resized to a square as float32 in [0, 1]. C is 1 when all
+// images are grey, else 3 (grey images are repeated).
 // Errors: missing folder, no images, unreadable file, mixed sizes without image_size.
 at::Tensor load_image_folder(const std::string& folder, int image_size);
 

@@ -31,7 +31,7 @@ class BatchSampler {
   at::Tensor perm_;
 };
 
-// Rows `idx` of data.x, on `device` (float32).
+// Rows `idx` of data.x, on `device`, as float32 data units (8-bit images converted per batch).
 at::Tensor gather(const Dataset& data, const at::Tensor& idx, c10::Device device);
 
 }  // namespace deepgen::data

@@ -14,9 +14,10 @@
 namespace deepgen::score {
 
 // Technique 1: the largest Euclidean distance between two rows of x (N, ...) (each row one
-// point), in float64. Exact over all pairs when N <= max_points; otherwise exact over max_points
-// rows taken at an even stride (deterministic: no generator). The stride subsample gives a
-// lower bound; the ladder length moves by log(true/subsample)/log γ levels, under one for MNIST.
+// point, as stored: 8-bit bytes read as k / 255, data::as_values), in float64. Exact over all pairs
+// when N <= max_points; otherwise exact over max_points rows taken at an even stride
+// (deterministic: no generator). The stride subsample gives a lower bound; the ladder length moves
+// by log(true/subsample)/log γ levels, under one for MNIST.
 double max_pairwise_distance(const at::Tensor& x, int64_t max_points = 4000);
 
 // Technique 2's overlap Φ(√(2D)(γ − 1) + 3γ) − Φ(√(2D)(γ − 1) − 3γ): the probability that a

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "deepgen/data/dataset.h"
+
 namespace deepgen::train {
 
 // One training batch: the examples, their rows in the training set, and the optimiser step.
@@ -41,9 +43,9 @@ class GenerativeModel {
   // Why the model cannot train data-parallel (state outside its parameters that ranks would
   // update apart), or "" when it can.
   virtual std::string data_parallel_blocker() const { return {}; }
-  // Data a model keeps beside its weights, given the training set's x after it is made: the
+  // Data a model keeps beside its weights, given the training set after it is made: the
   // kernel density's points of esm-kde (MATH 3.2a). Not saved: the run reloads its data.
-  virtual void keep_training_data(const at::Tensor& /*train_x*/) {}
+  virtual void keep_training_data(const data::Dataset& /*train*/) {}
   // Whether --precision auto runs this model's network in bf16 (core/precision.h). Measured
   // (bench/bench_precision, one thread, AVX-512 + bf16 CPU): the image U-Nets train 1.44-1.47x
   // faster per step in bf16; the VAE's MLP gains 1.5x too, but its Gaussian decoder's likelihood
