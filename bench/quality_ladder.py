@@ -54,9 +54,10 @@ FAMILIES = {
         "samplers": [(["--sampler", "dpmpp2m", "--steps", "20"], "dpmpp2m-20", 20)],
         "objective": "ELBO (w = 1), bf16 networks",
     },
+    # The score family on the VDM's U-Net (score --arch unet, the default) with the VDM's recipe.
     "ncsn": {
-        "train": ["score", "--method", "ncsn", "--data", "mnist", "--batch", "64", "--warmup", "200",
-                  "--ema", "0.999"],
+        "train": ["score", "--method", "ncsn", "--data", "mnist", "--batch", "64", "--lr", "1e-3",
+                  "--beta2", "0.99", "--warmup", "200", "--grad-clip", "1", "--ema", "0.999"],
         # Both within the 100 network evaluations for the score family: the reverse-SDE
         # predictor-corrector (49 levels, one corrector step each) and the probability-flow ODE
         # with Heun (49 steps of 2 evaluations); each ends with one Tweedie denoising step.

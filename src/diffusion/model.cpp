@@ -16,8 +16,8 @@ namespace {
 
 VdmOptions synced(VdmOptions o) {
   o.net.data_shape = o.data_shape;
-  o.net.gamma_min = o.schedule.gamma_min();
-  o.net.gamma_max = o.schedule.gamma_max();
+  o.net.noise_min = o.schedule.gamma_min();
+  o.net.noise_max = o.schedule.gamma_max();
   o.net.skip = o.prediction == "eps";
   validate(o);
   return o;

@@ -7,6 +7,7 @@
 #include "deepgen/diffusion/family.h"
 #include "deepgen/diffusion/sampler.h"
 #include "deepgen/diffusion/weighting.h"
+#include "deepgen/nn/unet_options.h"
 
 namespace deepgen::diffusion {
 
@@ -26,7 +27,6 @@ OptionTable<VdmOptions> make_table() {
   using S = ScheduleOptions;
   using N = EpsNetOptions;
   using Text = std::string;
-  using Ints = std::vector<int64_t>;
   t.add_with<Text>("schedule", schedule(static_cast<Text& (S::*)() noexcept>(&S::kind)),
                    "γ(t) = −log SNR(t): fixed (linear) | learned_linear | learned_net (monotone)")
       .flag("gamma-schedule")
@@ -59,16 +59,7 @@ OptionTable<VdmOptions> make_table() {
   t.add_with<Text>("architecture", net(&N::architecture), "ε-network: unet (images) | mlp (points)")
       .flag("arch")
       .choices({"unet", "mlp"});
-  t.add_with<Ints>("channels", net(&N::channels), "unet: channels per level").min(1);
-  t.add_with<int64_t>("blocks", net(&N::blocks), "unet: residual blocks per level").min(1);
-  t.add_with<bool>("attention", net(&N::attention),
-                   "unet: self-attention at the lowest resolution");
-  t.add_with<int64_t>("patch", net(&N::patch),
-                      "unet: space-to-depth factor before the first level (lossless)")
-      .min(1);
-  t.add_with<Ints>("fourier", net(&N::fourier),
-                   "unet: exponents n of the Fourier features sin/cos(2^n·2π·z) (none: off)");
-  t.add_with<double>("dropout", net(&N::dropout), "Dropout in the residual blocks").min(0);
+  nn::add_unet_options(t, [](VdmOptions& o) -> nn::UNetOptions& { return o.net; });
   t.add_with<int64_t>("hidden", net(&N::hidden), "mlp: width").min(1);
   t.add_with<int64_t>("layers", net(&N::layers), "mlp: residual blocks").min(1);
   const unsigned all = kTrain | kSample | kEval;  // eval draws samples of points too

@@ -83,7 +83,12 @@ RunConfig run_config_from_json(const json& j) {
 }
 
 json saved_config(json j) {
-  if (j.is_object() && !j.contains("precision")) j["precision"] = "fp32";
+  if (!j.is_object()) return j;
+  if (!j.contains("precision")) j["precision"] = "fp32";
+  json* model = j.contains("model_options") ? &j["model_options"] : nullptr;
+  if (j.value("model", "") == "score" && model && model->is_object() &&
+      !model->contains("architecture"))
+    (*model)["architecture"] = "small-unet";
   return j;
 }
 

@@ -18,8 +18,14 @@ double box_centre(const std::vector<int64_t>& shape) { return is_image(shape) ? 
 
 torch::nn::AnyModule make_net(const ScoreOptions& o) {
   const auto& shape = o.data_shape();
-  if (is_image(shape)) return torch::nn::AnyModule(ScoreUNet(shape, o.channels()));
-  return torch::nn::AnyModule(ScoreMLP(shape[0], o.hidden(), o.activation()));
+  if (!is_image(shape)) return torch::nn::AnyModule(ScoreMLP(shape[0], o.hidden(), o.activation()));
+  if (o.architecture() == "small-unet")
+    return torch::nn::AnyModule(ScoreUNet(shape, o.unet().channels));
+  // The embedding spans the ladder's σ (ncsn), else the one σ the method trains at.
+  const bool ladder = o.method() == "ncsn";
+  const double sigma = o.sigma() > 0 ? o.sigma() : 1.0;
+  return torch::nn::AnyModule(ScoreEpsUNet(image_unet(o), ladder ? o.sigma_end() : sigma,
+                                           ladder ? o.sigma_begin() : sigma));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Noise-conditional score networks: an MLP for points, a small U-Net for images.
 #include "deepgen/score/net.h"
 
+#include <cmath>
+
 #include "deepgen/core/error.h"
 
 namespace deepgen::score {
@@ -66,6 +68,32 @@ at::Tensor ScoreUNetImpl::forward(const at::Tensor& x, const at::Tensor& sigma) 
   h = up1_->forward(at::cat({nn::upsample2(h), h1}, 1), e);            // H/2
   h = up0_->forward(at::cat({nn::upsample2(h), h0}, 1), e);            // H
   return out_->forward(torch::silu(out_norm_->forward(h))) / column(sigma, x);
+}
+
+std::vector<std::string> architecture_names() { return {"unet", "small-unet"}; }
+
+namespace {
+
+at::Tensor noise_level(const at::Tensor& sigma) { return 2 * at::log(2 * sigma); }  // log σ'²
+
+// The embedding rescales log σ'² over the ladder to [0, 1]; a single σ gets a unit margin.
+nn::UNetOptions with_noise_range(nn::UNetOptions o, double sigma_min, double sigma_max) {
+  o.noise_min = 2 * std::log(2 * sigma_min) - (sigma_min < sigma_max ? 0.0 : 1.0);
+  o.noise_max = 2 * std::log(2 * sigma_max) + (sigma_min < sigma_max ? 0.0 : 1.0);
+  o.skip = true;
+  return o;
+}
+
+}  // namespace
+
+ScoreEpsUNetImpl::ScoreEpsUNetImpl(nn::UNetOptions unet, double sigma_min, double sigma_max)
+    : layers_(*this, with_noise_range(std::move(unet), sigma_min, sigma_max)) {}
+
+at::Tensor ScoreEpsUNetImpl::forward(const at::Tensor& x, const at::Tensor& sigma) {
+  const at::Tensor s = column(sigma, x);
+  const at::Tensor z = (2 * x - 1) / (1 + 4 * s * s).sqrt();
+  const at::Tensor eps = layers_.forward(z, noise_level(sigma.to(x.dtype())));
+  return -eps / s;
 }
 
 }  // namespace deepgen::score

@@ -3,6 +3,7 @@
 
 #include "deepgen/core/error.h"
 #include "deepgen/nn/mlp.h"
+#include "deepgen/nn/unet_options.h"
 #include "deepgen/score/family.h"
 #include "deepgen/score/net.h"
 #include "deepgen/score/sde.h"
@@ -29,7 +30,12 @@ OptionTable<ScoreOptions> make_table() {
   t.add("hidden", &O::hidden, "points: hidden sizes of the score MLP").min(1);
   t.add("activation", &O::activation, "points: activation of the score MLP")
       .choices(nn::activation_names());
-  t.add("channels", &O::channels, "images: U-Net widths, one per resolution (two)").min(1);
+  t.add("architecture", &O::architecture,
+        "images: unet (the VDM's U-Net as an ε-network) | small-unet (NCSN's two-level U-Net; "
+        "channels: its two widths)")
+      .flag("arch")
+      .choices(architecture_names());
+  nn::add_unet_options(t, [](ScoreOptions& o) -> nn::UNetOptions& { return o.unet(); });
   t.add("ssm_slices", &O::ssm_slices, "ssm: random projections per example").min(1);
   t.add("steps_per_level", &O::steps_per_level, "ncsn sampling: annealed Langevin steps per level")
       .min(1)
@@ -90,6 +96,12 @@ const OptionTable<ScoreOptions>& score_option_table() {
   return table;
 }
 
+nn::UNetOptions image_unet(const ScoreOptions& o) {
+  nn::UNetOptions u = o.unet();
+  u.data_shape = o.data_shape();
+  return u;
+}
+
 void validate(const ScoreOptions& o) {
   score_option_table().validate(o);
   const auto& shape = o.data_shape();
@@ -106,7 +118,8 @@ void validate(const ScoreOptions& o) {
     throw Error("score: " + option_ref("score", "sampler") + " " + o.sampler() +
                 " integrates over a σ ladder, which only " + option_ref("score", "method") +
                 " ncsn has (the others sample with annealed, plain Langevin at their σ)");
-  if (is_image(shape)) validate_unet(shape, o.channels());
+  if (is_image(shape) && o.architecture() == "small-unet") validate_unet(shape, o.unet().channels);
+  if (is_image(shape) && o.architecture() == "unet") nn::validate(image_unet(o), "score");
 }
 
 std::string to_json(const ScoreOptions& o) { return score_option_table().to_json(o).dump(); }

@@ -95,8 +95,8 @@ diffusion::EpsNetOptions vdm_unet(std::vector<int64_t> image, std::vector<int64_
   o.patch = 2;
   o.fourier = {6, 7};
   o.dropout = 0.0;
-  o.gamma_min = -13.3;
-  o.gamma_max = 5.0;
+  o.noise_min = -13.3;
+  o.noise_max = 5.0;
   return o;
 }
 
@@ -287,8 +287,8 @@ TEST(BlocksIdentity, VdmMlpPoints) {
   o.architecture = "mlp";
   o.hidden = 256;
   o.layers = 3;
-  o.gamma_min = -13.3;
-  o.gamma_max = 5.0;
+  o.noise_min = -13.3;
+  o.noise_max = 5.0;
   check("vdm_mlp_2", [o] { return vdm(o, 8); });
 }
 

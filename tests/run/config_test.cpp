@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -81,6 +82,24 @@ TEST_P(OldRun, OldWeightsEvaluateToTheOldNumbers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, OldRun, ::testing::Values("vae", "vdm", "score"));
+
+// A score run saved before score.architecture existed has NCSN's small U-Net, and its saved
+// weights name that net's layers: as saved, it must make that net again (today's default, the
+// shared U-Net, would not load them); a new config gets the default.
+TEST(OldScoreRun, KeepsItsSmallUNet) {
+  const json old = read_json(kFixtures + "/score-mnist-config.json");
+  ASSERT_FALSE(old["model_options"].contains("architecture"));
+  const RunConfig saved = run_config_from_json(saved_config(old));
+  EXPECT_EQ(saved.model_options["architecture"], "small-unet");
+  const auto names = [](const RunConfig& c) {
+    return make_model(c)->module().named_parameters().keys();
+  };
+  const auto old_names = names(saved);
+  EXPECT_NE(std::find(old_names.begin(), old_names.end(), "block0.conv1.weight"), old_names.end());
+  const RunConfig fresh = run_config_from_json(old);
+  const auto new_names = names(fresh);
+  EXPECT_NE(std::find(new_names.begin(), new_names.end(), "conv_in.weight"), new_names.end());
+}
 
 TEST(RunConfig, UnknownKeysAreErrorsNamingThem) {
   auto error_of = [](const json& j) {

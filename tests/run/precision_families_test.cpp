@@ -61,7 +61,9 @@ TEST(PrecisionFamilies, VdmUNetEpsAndItsLossTermsAreFloat32) {
 }
 
 TEST(PrecisionFamilies, ScoreUNetOutputIsFloat32) {
-  deepgen::score::ScoreModel model(deepgen::score::ScoreOptions({1, 8, 8}).channels({8, 16}));
+  deepgen::score::ScoreOptions o({1, 8, 8});
+  o.unet().channels = {8, 16};
+  deepgen::score::ScoreModel model(o);
   randomise(model.module());
   const at::Tensor x = torch::randn({4, 1, 8, 8}), sigma = torch::full({4}, 0.5);
   expect_bf16_forward([&] { return model.score(x, sigma); }, 0.05);

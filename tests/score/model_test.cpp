@@ -128,9 +128,14 @@ TEST(ScoreModel, NcsnTrainsOnPointsAndSamplesThroughTheLadder) {
   EXPECT_TRUE(at::isfinite(samples).all().item<bool>());
 }
 
-TEST(ScoreModel, ImagesThroughTheUNet) {
+class ScoreImageNets : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ScoreImageNets, ImagesThroughTheUNet) {
   torch::manual_seed(5);
-  ScoreModel model(ScoreOptions({1, 8, 8}).channels({4, 8}).num_sigmas(3).steps_per_level(2));
+  ScoreOptions o({1, 8, 8});
+  o.architecture(GetParam()).num_sigmas(3).steps_per_level(2);
+  o.unet().channels = {4, 8};
+  ScoreModel model(o);
   const at::Tensor x = at::rand({6, 1, 8, 8});
   const at::Tensor s = model.score(x, at::full({6}, 0.5));
   EXPECT_EQ(s.sizes(), x.sizes());
@@ -146,6 +151,24 @@ TEST(ScoreModel, ImagesThroughTheUNet) {
   EXPECT_EQ(samples.sizes(), (at::IntArrayRef{3, 1, 8, 8}));
   EXPECT_GE(samples.min().item<double>(), 0.0);  // data units: images in [0, 1]
   EXPECT_LE(samples.max().item<double>(), 1.0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Architectures, ScoreImageNets, ::testing::Values("unet", "small-unet"));
+
+// The unet is an ε-network of z = (2x − 1)/√(1 + 4σ²) (score/net.h) whose untrained output is
+// its skip, ε̂ = z: so at initialisation s(x, σ) = −z/σ exactly, for every σ of the batch. A
+// wrong input map, σ' or output scale breaks the equality by far more than float32 rounding.
+TEST(ScoreModel, UntrainedUNetIsTheScoreOfItsSkip) {
+  torch::manual_seed(7);
+  ScoreOptions o({1, 8, 8});
+  o.sigma_begin(10.0).sigma_end(0.01).num_sigmas(5);
+  o.unet().channels = {4, 8};
+  ScoreModel model(o);
+  const at::Tensor x = at::rand({4, 1, 8, 8});
+  const at::Tensor sigma = at::tensor({0.01f, 0.3f, 2.0f, 10.0f});
+  const at::Tensor s = sigma.view({4, 1, 1, 1});
+  const at::Tensor expected = -((2 * x - 1) / (1 + 4 * s * s).sqrt()) / s;
+  EXPECT_TRUE(model.score(x, sigma).allclose(expected, 1e-5, 1e-5));
 }
 
 TEST(ScoreModel, EsmKdeNeedsItsDataAndSsmEvaluatesWithoutGradients) {
@@ -193,7 +216,7 @@ TEST(ScoreOptions, JsonRoundTripAndPerDataDefaults) {
   EXPECT_FALSE(back.final_denoise());
   EXPECT_EQ(back.ode_solver(), "euler");
   // Every option is written (a key missing from to_json would silently reset on reload).
-  EXPECT_EQ(nlohmann::json::parse(json).size(), 20u);
+  EXPECT_EQ(nlohmann::json::parse(json).size(), 26u);
 }
 
 void expect_error(const std::string& json, std::vector<int64_t> shape, const std::string& needle) {
@@ -216,7 +239,11 @@ TEST(ScoreOptions, BadOptionsNameTheOption) {
   expect_error(R"({"hidden": [0]})", {2}, "`score.hidden`");
   expect_error(R"({"activation": "gelu"})", {2}, "`score.activation` 'gelu'");
   expect_error(R"({"channels": [8, 16, 32]})", {1, 28, 28}, "`score.channels`");
-  expect_error("{}", {1, 30, 30}, "multiples of 4");
+  expect_error("{}", {1, 30, 30}, "divisible by 4");  // unet: patch 2, two levels
+  expect_error(R"({"architecture": "small-unet"})", {1, 30, 30}, "multiples of 4");
+  expect_error(R"({"architecture": "small-unet", "channels": [8, 16, 32]})", {1, 28, 28},
+               "two positive widths");
+  expect_error(R"({"architecture": "resnet"})", {1, 28, 28}, "`score.architecture` 'resnet'");
   expect_error(R"({"sigma": "big"})", {2}, "`score.sigma` expects FLOAT");
   EXPECT_NO_THROW(score_options_from_json(R"({"method": "ssm", "sigma": 0})", {2}));
 }

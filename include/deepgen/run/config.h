@@ -14,9 +14,9 @@ namespace deepgen::run {
 
 // The settings of the process a run trains in (config.json's top-level keys).
 struct Runtime {
-  std::string device = "auto";  // cpu | cuda | cuda:N | auto
-  int threads = 0;              // intra-op (OpenMP) threads; 0: one per core
-  int blas_threads = 0;         // OpenBLAS threads; 0: one
+  std::string device = "auto";     // cpu | cuda | cuda:N | auto
+  int threads = 0;                 // intra-op (OpenMP) threads; 0: one per core
+  int blas_threads = 0;            // OpenBLAS threads; 0: one
   std::string precision = "auto";  // fp32 | bf16 | auto (core/precision.h)
 };
 const OptionTable<Runtime>& runtime_option_table();
@@ -35,7 +35,8 @@ nlohmann::json to_json(const RunConfig& config);
 // The defaults overlaid with `j`; an unknown key is an error naming it.
 RunConfig run_config_from_json(const nlohmann::json& j);
 // A config.json as saved, with what an older deepgen left implicit made explicit: a run saved
-// without "precision" was trained in float32 and keeps it (today's default would be auto).
+// without "precision" was trained in float32 and keeps it (today's default would be auto); a
+// score run saved without "architecture" has NCSN's small U-Net (today's default is unet).
 nlohmann::json saved_config(nlohmann::json j);
 // RUN_DIR/config.json; one error line when it is missing or unreadable.
 RunConfig load_run_config(const std::string& run_dir);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "deepgen/nn/unet.h"
 #include "deepgen/score/langevin.h"
 #include "deepgen/train/model.h"
 
@@ -30,7 +31,11 @@ struct ScoreOptions {
   TORCH_ARG(int64_t, num_sigmas) = 10;
   TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{128, 128};  // points: MLP
   TORCH_ARG(std::string, activation) = "softplus";  // points: smooth, so ssm's Jacobian is too
-  TORCH_ARG(std::vector<int64_t>, channels) = std::vector<int64_t>{16, 32};  // images: U-Net
+  // images: unet (the VDM's U-Net, nn/unet.h, as an ε-network of the noised data) | small-unet
+  // (NCSN's two-level U-Net, net.h: runs saved before the choice existed); unet(): its options,
+  // whose channels small-unet reads as its two widths.
+  TORCH_ARG(std::string, architecture) = "unet";
+  TORCH_ARG(nn::UNetOptions, unet);
   TORCH_ARG(int64_t, ssm_slices) = 1;  // ssm: projections v per example
   // ncsn sampling: T steps per level with δ_i = sample_eps·σ_i²/σ_L² (langevin.h convention).
   TORCH_ARG(int64_t, steps_per_level) = 100;
@@ -56,6 +61,8 @@ std::string to_json(const ScoreOptions& options);
 ScoreOptions score_options_from_json(const std::string& json, std::vector<int64_t> data_shape);
 // Each option's own checks, then the rules across options; errors name options `score.key`.
 void validate(const ScoreOptions& options);
+// The image U-Net's options: unet() with the data's shape.
+nn::UNetOptions image_unet(const ScoreOptions& options);
 
 std::vector<std::string> method_names();   // esm-kde, dsm, ssm, ncsn
 std::vector<std::string> sampler_names();  // annealed, pc, ode
@@ -92,8 +99,8 @@ class ScoreModel : public train::GenerativeModel {
   // esm-kde: the reference set of the kernel density (the training data, in data units). Kept
   // in memory only (not a buffer: checkpoints stay small); loss/evaluate throw until it is set.
   void set_kde_data(const at::Tensor& data) { kde_data_ = data; }
-  void keep_training_data(const at::Tensor& train_x) override {
-    if (options_.method() == "esm-kde") set_kde_data(train_x);
+  void keep_training_data(const data::Dataset& train) override {
+    if (options_.method() == "esm-kde") set_kde_data(train.values());
   }
   void set_progress(StepCallback callback) { progress_ = std::move(callback); }  // sampling
   const ScoreOptions& options() const { return options_; }

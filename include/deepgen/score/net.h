@@ -15,6 +15,7 @@
 
 #include "deepgen/nn/blocks.h"
 #include "deepgen/nn/mlp.h"
+#include "deepgen/nn/unet.h"
 
 namespace deepgen::score {
 
@@ -49,5 +50,25 @@ TORCH_MODULE(ScoreUNet);
 
 // Throws deepgen::Error unless the U-Net can take this image shape and these widths.
 void validate_unet(const std::vector<int64_t>& image, const std::vector<int64_t>& channels);
+
+std::vector<std::string> architecture_names();  // of the image networks: unet, small-unet
+
+// Images (B, C, H, W): the VDM's U-Net (nn/unet.h) as the ε-network of the same noised data in
+// variance-preserving form. Data in [0, 1] are mapped to x' = 2x − 1, so x + σε becomes
+// x' + σ'ε with σ' = 2σ; z = x'_σ' / √(1 + σ'²) = α x' + σ_vp ε has α² + σ_vp² = 1 and
+// γ = log(σ_vp²/α²) = log σ'² (VE and VP are one process rescaled, Song et al. 2021 App. B;
+// Karras et al. 2022's c_in). The score is s = −ε̂/σ (MATH 3.3: the noise's score is −ε/σ), so
+// an untrained net (ε̂ = z, the U-Net's skip) already gives the score of N(0, (1 + σ'²)/4·I) at
+// large σ, and NCSN's σ²-weighted loss is the plain ε-regression ‖ε̂ − ε‖².
+class ScoreEpsUNetImpl : public torch::nn::Module {
+ public:
+  // unet.data_shape is the image; the embedding's range is set from the ladder [σ_min, σ_max].
+  ScoreEpsUNetImpl(nn::UNetOptions unet, double sigma_min, double sigma_max);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& sigma);  // sigma (B)
+
+ private:
+  nn::UNetLayers layers_;
+};
+TORCH_MODULE(ScoreEpsUNet);
 
 }  // namespace deepgen::score
