@@ -11,6 +11,7 @@
 #include "deepgen/core/error.h"
 #include "deepgen/core/rng.h"
 #include "deepgen/data/toy.h"
+#include "deepgen/score/losses.h"
 #include "deepgen/score/targets.h"
 
 namespace deepgen::score {
@@ -151,6 +152,23 @@ TEST_P(ScoreImageNets, ImagesThroughTheUNet) {
   EXPECT_EQ(samples.sizes(), (at::IntArrayRef{3, 1, 8, 8}));
   EXPECT_GE(samples.min().item<double>(), 0.0);  // data units: images in [0, 1]
   EXPECT_LE(samples.max().item<double>(), 1.0);
+}
+
+// NCSNv2's MNIST ladder has 95 levels; the test metric visits 10 of them, evenly spaced in log σ
+// with both ends, so its mean is a quadrature of the mean over the ladder; short ladders keep all.
+TEST(ScoreModel, TestMetricVisitsTenEvenlySpacedLevels) {
+  const std::vector<double> ladder = geometric_sigmas(15.77, 0.01, 95);
+  const std::vector<double> chosen = evaluation_sigmas(ladder);
+  ASSERT_EQ(chosen.size(), 10u);
+  EXPECT_EQ(chosen.front(), ladder.front());
+  EXPECT_EQ(chosen.back(), ladder.back());
+  const double step = std::log(ladder.front() / ladder.back()) / 9;  // the even log spacing
+  const double level = std::log(ladder[0] / ladder[1]);              // one level of the ladder
+  // Each index rounds by at most half a level, so a gap is off the even step by at most one.
+  for (size_t i = 1; i < chosen.size(); ++i)
+    EXPECT_NEAR(std::log(chosen[i - 1] / chosen[i]), step, level + 1e-12) << i;
+  const std::vector<double> short_ladder = geometric_sigmas(1.0, 0.01, 10);
+  EXPECT_EQ(evaluation_sigmas(short_ladder), short_ladder);
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, ScoreImageNets, ::testing::Values("unet", "small-unet"));

@@ -61,6 +61,9 @@ std::string to_json(const ScoreOptions& options);
 ScoreOptions score_options_from_json(const std::string& json, std::vector<int64_t> data_shape);
 // Each option's own checks, then the rules across options; errors name options `score.key`.
 void validate(const ScoreOptions& options);
+// The levels ncsn's test metric visits: every level of a ladder of at most 10, else 10 evenly
+// spaced along it (indices round(i·(L − 1)/9)), both ends kept.
+std::vector<double> evaluation_sigmas(const std::vector<double>& sigmas);
 // The image U-Net's options: unet() with the data's shape.
 nn::UNetOptions image_unet(const ScoreOptions& options);
 
@@ -86,8 +89,9 @@ class ScoreModel : public train::GenerativeModel {
   torch::nn::Module& module() override { return *net_.ptr(); }
   // The method's loss on a batch in data units (images (B, C, H, W) in [0, 1], points (B, D)).
   train::LossOutput loss(const at::Tensor& x) override;
-  // The same loss on test data; ncsn averages every example over every level instead of one
-  // random level (lower variance) and also reports the largest- and smallest-σ terms.
+  // The same loss on test data; ncsn averages every example over the levels of
+  // evaluation_sigmas instead of one random level (lower variance) and also reports the
+  // largest- and smallest-σ terms.
   train::LossOutput evaluate(const at::Tensor& x) override;
   bool gains_from_bf16() const override { return options_.data_shape().size() == 3; }  // U-Net
   // n samples in data units and shape by options().sampler; annealed: annealed Langevin (ncsn)
