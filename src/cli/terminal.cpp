@@ -14,9 +14,18 @@ namespace deepgen::cli {
 namespace {
 
 std::atomic<int> g_signals{0};
+std::atomic<bool> g_polled{false};  // a training loop polls stop_requested()
 
+void exit_interrupted() {
+  static const char kMessage[] = "\ndeepgen: interrupted\n";
+  (void)!write(STDERR_FILENO, kMessage, sizeof kMessage - 1);  // async-signal-safe
+  _exit(130);
+}
+
+// Only a training loop has something to save (a checkpoint); anything else (eval, sample,
+// langevin, a run's outputs after training) stops at the first signal.
 void on_signal(int) {
-  if (g_signals.fetch_add(1) >= 1) _exit(130);  // second Ctrl-C: the user really means it
+  if (!g_polled.load() || g_signals.fetch_add(1) >= 1) exit_interrupted();  // second: at once
 }
 
 }  // namespace
@@ -30,6 +39,11 @@ void install_stop_handlers() {
 }
 
 bool stop_requested() { return g_signals.load() > 0; }
+
+void set_stop_polled(bool polled) {
+  g_polled.store(polled);
+  if (!polled && stop_requested()) exit_interrupted();  // asked during the loop's last step
+}
 
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
@@ -99,7 +113,9 @@ train::TrainCallbacks console_callbacks(const std::string& label) {
 
 int train_on_console(run::TrainRun run, const std::function<void(const std::string&)>& log) {
   const run::TrainHooks hooks{
-      log, [](bool lead) { return lead ? console_callbacks("train") : quiet_callbacks(); }};
+      log, [](bool lead) { return lead ? console_callbacks("train") : quiet_callbacks(); },
+      [] { set_stop_polled(false); }};
+  set_stop_polled(true);
   return run::train_run(std::move(run), hooks) == train::Outcome::interrupted ? 130 : 0;
 }
 

@@ -8,10 +8,12 @@
 
 namespace deepgen::cli {
 
-// SIGINT / SIGTERM set a flag the trainer polls, so it can checkpoint before exiting. A second
-// signal exits at once.
+// SIGINT / SIGTERM: while a training loop runs (set_stop_polled(true)) they set a flag the
+// trainer polls, so it can checkpoint before exiting, and a second signal exits at once;
+// otherwise (eval, sample, langevin, a run's outputs) the first exits at once with code 130.
 void install_stop_handlers();
 bool stop_requested();
+void set_stop_polled(bool polled);  // false after a signal during the loop: exits (130)
 
 // One redrawn line on a TTY (step, rate, loss, ETA), plain lines about every 5% otherwise.
 train::TrainCallbacks console_callbacks(const std::string& label);

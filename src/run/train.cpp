@@ -82,6 +82,7 @@ train::Outcome train_run(TrainRun run, const TrainHooks& hooks) {
         "; checkpoint saved. Continue with: deepgen train --out " + run.run_dir + " --resume");
     return r.outcome;
   }
+  if (hooks.after_loop) hooks.after_loop();
   if (!lead) return r.outcome;
   auto trained = load_trained_model(c, run.run_dir, true);
   trained->keep_training_data(splits.train);

@@ -391,6 +391,25 @@ TEST(CliInterrupt, SigtermCheckpointsAndResumeContinues) {
   EXPECT_TRUE(fs::is_regular_file(run + "/report.html"));
 }
 
+// Commands with nothing to checkpoint (langevin here; eval and sample alike) stop at the first
+// SIGTERM with code 130. Before, only the training loop polled the flag, so `timeout` could not
+// stop them: this run would sample for hours.
+TEST(CliInterrupt, SigtermStopsALongLangevinRunAtOnce) {
+  TempDir dir;
+  Process p({"langevin", "--target", "toy:ncsn-gmm", "--steps", "100000000", "--out",
+             dir.file("lang"), "--threads", "1"});
+  ASSERT_TRUE(p.started());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(p.running()) << describe(p.wait(1));
+  const auto sent = std::chrono::steady_clock::now();
+  p.signal(SIGTERM);
+  Result r = p.wait(20);
+  ASSERT_FALSE(r.timed_out) << "still running 20 s after SIGTERM";
+  EXPECT_EQ(r.code, 130) << describe(r);
+  EXPECT_NE(r.err.find("interrupted"), std::string::npos) << describe(r);
+  EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(5));
+}
+
 // ---- images (only with the real data set) -------------------------------------------------------
 
 TEST(CliImages, MnistRunWritesImagesAndReport) {

@@ -20,6 +20,9 @@ struct TrainHooks {
   std::function<void(const std::string&)> log;  // one line for the user
   // The trainer's callbacks for this rank (`lead`: rank 0, which alone reports).
   std::function<train::TrainCallbacks(bool lead)> callbacks;
+  // The training loop has finished (not interrupted): what follows, the outputs of the trained
+  // weights, has nothing to checkpoint, so a stop request may end the process at once.
+  std::function<void()> after_loop;
 };
 
 // Data-parallel when WORLD_SIZE > 1 (torchrun, or the variables set by hand): every rank trains
