@@ -82,7 +82,8 @@ void check_request(const FitGmmRequest& req) {
 
 json fit_gmm(const FitGmmRequest& req) {
   check_request(req);
-  apply_threads(req.threads, 0);
+  if (const auto t = apply_threads(req.threads, 0); !t.warning.empty())
+    log_line("warning: " + t.warning);
   data::DataOptions data_options;
   data_options.spec = req.data;
   data_options.seed = req.seed;

@@ -110,7 +110,8 @@ void check(const LangevinRequest& r) {
 
 json langevin(const LangevinRequest& r) {
   check(r);
-  apply_threads(r.threads);
+  if (const auto t = apply_threads(r.threads); !t.warning.empty())
+    log_line("warning: " + t.warning);
   Target target = make_target(r);
   auto gen = make_generator(r.seed);
   const int64_t dim = target.means.defined() ? target.means.size(1) : 2;

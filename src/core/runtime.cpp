@@ -115,8 +115,17 @@ void apply_thread_settings(const ThreadSettings& s) {
 
 ThreadSettings apply_threads(int threads, int blas_threads, int processes) {
   ThreadSettings s = default_thread_settings(processes);
-  if (threads > 0) s.intra_op = threads;
-  if (blas_threads > 0) s.blas = blas_threads;
+  const int cores = physical_cores();
+  auto take = [&](int asked, int& pool, const char* name) {
+    if (asked <= 0) return;
+    pool = std::min(asked, cores);
+    if (asked > cores)
+      s.warning += std::string(s.warning.empty() ? "" : "; ") + name + " " + std::to_string(asked) +
+                   " is more than this machine's " + std::to_string(cores) +
+                   " hardware threads: using " + std::to_string(cores);
+  };
+  take(threads, s.intra_op, "--threads");
+  take(blas_threads, s.blas, "--blas-threads");
   apply_thread_settings(s);
   return s;
 }

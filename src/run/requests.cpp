@@ -62,9 +62,10 @@ bool ends_with(const std::string& s, const std::string& e) {
 
 // The run's config with the command's overrides and process settings, its threads applied.
 RunConfig configured(const std::string& run, const json& overrides, const json& runtime,
-                     unsigned command) {
+                     unsigned command, const std::function<void(const std::string&)>& log) {
   RunConfig c = with_runtime(with_overrides(load_run_config(run), overrides, command), runtime);
-  apply_threads(c.runtime.threads, c.runtime.blas_threads);
+  const ThreadSettings threads = apply_threads(c.runtime.threads, c.runtime.blas_threads);
+  if (!threads.warning.empty() && log) log("warning: " + threads.warning);
   return c;
 }
 
@@ -82,7 +83,7 @@ std::pair<std::unique_ptr<train::GenerativeModel>, Precision> ready_model(
 std::string sample_run(const SampleRequest& r, const json& overrides, const json& runtime,
                        const std::function<void(const std::string&)>& log) {
   sample_option_table().validate(r);
-  const RunConfig c = configured(r.run, overrides, runtime, kSample);
+  const RunConfig c = configured(r.run, overrides, runtime, kSample, log);
   const bool csv = ends_with(r.out, ".csv"), png = ends_with(r.out, ".png");
   const bool images = c.data_shape.size() == 3;
   const bool plane = c.data_shape == std::vector<int64_t>{2};
@@ -108,7 +109,7 @@ std::string sample_run(const SampleRequest& r, const json& overrides, const json
 json eval_run(const EvalRequest& r, const json& overrides,
               const std::function<void(const std::string&)>& log, const json& runtime) {
   eval_option_table().validate(r);
-  const RunConfig c = configured(r.run, overrides, runtime, kEval);
+  const RunConfig c = configured(r.run, overrides, runtime, kEval, log);
   data::Splits splits = data::load_data(c.data);
   auto [model, precision] = ready_model(c, r.run, true, log);
   model->keep_training_data(splits.train);

@@ -45,6 +45,7 @@ train::Outcome train_run(TrainRun run, const TrainHooks& hooks) {
   };
   const ThreadSettings threads =
       apply_threads(c.runtime.threads, c.runtime.blas_threads, env.local_world);
+  if (!threads.warning.empty()) log("warning: " + threads.warning);
   const c10::Device device = resolve_device(c.runtime.device, env.local_rank);
   data::Splits splits = data::load_data(c.data);
   for (const auto& note : adapt_to_data(c, splits.train)) log(note);

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <string>
+#include <thread>
 
 #include "deepgen/core/error.h"
 #include "deepgen/core/rng.h"
@@ -58,6 +60,21 @@ TEST(Runtime, CpuKernelsNamesEveryPart) {
     EXPECT_NE(d.find(part), std::string::npos) << d;
   EXPECT_EQ(d.find('\n'), std::string::npos) << d;  // one line, for fixtures and logs
   EXPECT_EQ(cpu_kernels(), d);
+}
+
+// Asking for 100 000 threads deadlocked in pool creation when the OS refused them: the pools are
+// clamped to the hardware threads, and the warning names each flag that was clamped.
+TEST(Runtime, ApplyThreadsClampsToTheHardwareThreads) {
+  const int before = at::get_num_threads();
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const ThreadSettings s = apply_threads(100000, 100000);
+  EXPECT_EQ(s.intra_op, cores);
+  EXPECT_EQ(s.blas, cores);
+  EXPECT_EQ(at::get_num_threads(), cores);
+  EXPECT_NE(s.warning.find("--threads 100000"), std::string::npos) << s.warning;
+  EXPECT_NE(s.warning.find("--blas-threads 100000"), std::string::npos) << s.warning;
+  EXPECT_TRUE(apply_threads(1, 1).warning.empty());
+  at::set_num_threads(before);
 }
 
 TEST(Runtime, ApplyThreadsSetsBothPools) {

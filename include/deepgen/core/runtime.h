@@ -18,11 +18,14 @@ bool cuda_available();
 struct ThreadSettings {
   int intra_op = 1;
   int blas = 1;
+  std::string warning;  // apply_threads: what it clamped to the machine's cores, or empty
 };
 // processes: how many deepgen processes share this host's cores (data-parallel ranks); each
 // then gets its share of the cores.
 ThreadSettings default_thread_settings(int processes = 1);
-// threads / blas_threads <= 0 keep the default of that pool.
+// threads / blas_threads <= 0 keep the default of that pool; more than the machine's hardware
+// threads are clamped to them (and `warning` says so): a pool of 100 000 threads is never
+// spawned (the OS refuses them and pool creation deadlocks).
 ThreadSettings apply_threads(int threads, int blas_threads = 0, int processes = 1);
 void apply_thread_settings(const ThreadSettings& settings);
 int blas_threads();  // -1 when the BLAS library exposes no thread control
