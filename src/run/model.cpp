@@ -60,8 +60,10 @@ std::unique_ptr<train::GenerativeModel> load_trained_model(const RunConfig& c,
                                                            const std::string& run_dir, bool ema) {
   auto model = make_model(c);
   const RunDir dir(run_dir);
-  const std::string path =
-      ema && io::file_exists(dir.ema_weights()) ? dir.ema_weights() : dir.weights();
+  // Only a run trained with EMA reads ema.safetensors: one left in --out by an earlier run is
+  // not this run's.
+  const bool has_ema = c.train.ema_decay > 0 && io::file_exists(dir.ema_weights());
+  const std::string path = ema && has_ema ? dir.ema_weights() : dir.weights();
   if (!io::file_exists(path))
     throw Error("run " + run_dir + " has no weights yet (missing " + path + ")");
   train::load_weights(path, model->module());

@@ -347,6 +347,23 @@ TEST(CliResume, ResumedRunMatchesStraightRunBitForBit) {
   EXPECT_EQ(config["model_options"].value("hidden", json()), json::array({32}));
 }
 
+// An ema.safetensors left in --out by an earlier run (trained with --ema) is not the new run's:
+// a run trained without EMA evaluates its own weights whether or not such a file lies there.
+TEST(CliRun, StaleEmaWeightsOfAnEarlierRunAreNotUsed) {
+  TempDir dir;
+  const std::string with_ema = dir.file("ema"), plain = dir.file("plain");
+  ASSERT_TRUE(succeeded(deepgen(toy_train(with_ema, {"--steps", "30", "--ema", "0.9"}))));
+  ASSERT_TRUE(fs::exists(with_ema + "/ema.safetensors"));
+  ASSERT_TRUE(succeeded(deepgen(toy_train(plain, {"--steps", "30", "--seed", "3"}))));
+  const std::vector<std::string> eval{"eval", "--run", plain, "--threads", "1"};
+  const Result before = deepgen(eval);
+  ASSERT_TRUE(succeeded(before)) << describe(before);
+  fs::copy_file(with_ema + "/ema.safetensors", plain + "/ema.safetensors");
+  const Result after = deepgen(eval);
+  ASSERT_TRUE(succeeded(after)) << describe(after);
+  EXPECT_EQ(only_json_object(after)["metrics"], only_json_object(before)["metrics"]);
+}
+
 // ---- interruption ------------------------------------------------------------------------------
 
 TEST(CliInterrupt, SigtermCheckpointsAndResumeContinues) {
