@@ -2,8 +2,12 @@
 
 #include <stb_image.h>
 #include <stb_image_write.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <climits>
+#include <filesystem>
+#include <fstream>
 
 #include "deepgen/core/error.h"
 #include "deepgen/io/files.h"
@@ -145,6 +149,55 @@ std::string encode_png(const at::Tensor& image) {
 
 void write_png(const std::string& path, const at::Tensor& image) {
   write_file_atomic(path, encode_png(image));
+}
+
+namespace {
+
+std::filesystem::path folder_of(const std::string& dir) {
+  const std::filesystem::path target = std::filesystem::path(dir).lexically_normal();
+  return target.filename().empty() ? target.parent_path() : target;  // "a/b/" -> "a/b"
+}
+
+}  // namespace
+
+void check_new_folder(const std::string& dir) {
+  namespace fs = std::filesystem;
+  const fs::path folder = folder_of(dir);
+  std::error_code ec;
+  if (fs::exists(folder, ec) && !(fs::is_directory(folder, ec) && fs::is_empty(folder, ec)))
+    throw Error(folder.string() + " exists and is not an empty folder: choose a new one");
+}
+
+void write_png_folder(const std::string& dir, const at::Tensor& images) {
+  namespace fs = std::filesystem;
+  if (images.dim() != 4) throw Error("write_png_folder: images must be (N, C, H, W)");
+  check_new_folder(dir);
+  const fs::path folder = folder_of(dir);
+  std::error_code ec;
+  if (folder.has_parent_path()) make_dirs(folder.parent_path().string());
+  const fs::path tmp = folder.string() + ".tmp." + std::to_string(::getpid());
+  fs::remove_all(tmp, ec);
+  try {
+    make_dirs(tmp.string());
+    const int64_t n = images.size(0);
+    const size_t width = std::max<size_t>(6, std::to_string(n - 1).size());
+    for (int64_t i = 0; i < n; ++i) {
+      std::string name = std::to_string(i);
+      name.insert(0, width - name.size(), '0');
+      // Plain writes: the whole folder is the temp file, renamed once at the end.
+      const std::string png = encode_png(images[i]), file = (tmp / (name + ".png")).string();
+      std::ofstream out(file, std::ios::binary);
+      out.write(png.data(), static_cast<std::streamsize>(png.size()));
+      out.close();
+      if (!out) throw Error("cannot write " + file + " (disk full?)");
+    }
+    fs::remove(folder, ec);  // an empty folder given by the user
+    fs::rename(tmp, folder);
+  } catch (const std::exception& e) {
+    fs::remove_all(tmp, ec);
+    if (dynamic_cast<const Error*>(&e)) throw;
+    throw Error("cannot write the folder " + folder.string() + ": " + e.what());
+  }
 }
 
 }  // namespace deepgen::io

@@ -6,6 +6,7 @@
 #include "deepgen/core/runtime.h"
 #include "deepgen/eval/fid.h"
 #include "deepgen/io/image.h"
+#include "deepgen/io/npy.h"
 #include "deepgen/run/config.h"
 #include "deepgen/run/model.h"
 #include "deepgen/run/outputs.h"
@@ -20,7 +21,9 @@ const OptionTable<SampleRequest>& sample_option_table() {
     using R = SampleRequest;
     t.add("run", &R::run, "Run directory").commands(kSample);
     t.add("out", &R::out,
-          "Output: FILE.png (image grid, or scatter of 2-D points) | FILE.csv (points)")
+          "Output: FILE.png (image grid, or scatter of 2-D points) | DIR/ (images: one PNG each, "
+          "000000.png, ...) | FILE.npy (float32 array in data units, N x C x H x W or N x D) | "
+          "FILE.csv (points)")
         .commands(kSample);
     t.add("n", &R::n, "Number of samples").min(1).commands(kSample);
     t.add("seed", &R::seed, "Random seed").commands(kSample);
@@ -85,17 +88,24 @@ std::string sample_run(const SampleRequest& r, const json& overrides, const json
   sample_option_table().validate(r);
   const RunConfig c = configured(r.run, overrides, runtime, kSample, log);
   const bool csv = ends_with(r.out, ".csv"), png = ends_with(r.out, ".png");
+  const bool npy = ends_with(r.out, ".npy"), folder = !r.out.empty() && r.out.back() == '/';
   const bool images = c.data_shape.size() == 3;
   const bool plane = c.data_shape == std::vector<int64_t>{2};
   const std::string where = option_ref("sample", "out");
-  if (images && !png)
-    throw Error("sample: run " + r.run + " models images: write them to " + where + " FILE.png");
-  if (!images && !(csv || (png && plane)))
+  if (images && !(png || npy || folder))
+    throw Error("sample: run " + r.run + " models images: write them to " + where +
+                " FILE.png (a grid), DIR/ (one PNG each) or FILE.npy (an array)");
+  if (!images && !(csv || npy || (png && plane)))
     throw Error("sample: run " + r.run + " models points: write them to " + where + " FILE.csv" +
-                (plane ? " or FILE.png (scatter)" : ""));
+                (plane ? ", FILE.png (scatter)" : "") + " or FILE.npy (an array)");
+  if (folder) io::check_new_folder(r.out);                   // before the sampling, not after
   auto model = ready_model(c, r.run, !r.no_ema, log).first;  // sampling needs no training data
   at::Tensor s = draw_samples(*model, r.n, r.seed);
-  if (csv) {
+  if (npy) {
+    io::write_npy(r.out, s);
+  } else if (folder) {
+    io::write_png_folder(r.out, s);
+  } else if (csv) {
     write_csv(r.out, s);
   } else if (!images) {
     io::write_png(r.out, io::scatter_image({s}));

@@ -273,8 +273,34 @@ TEST_F(ToyRun, SamplePngOfPointsIsAScatter) {
   EXPECT_TRUE(is_png(out));
   const std::string bad = file("s.jpg");
   EXPECT_TRUE(
-      one_line_error(deepgen({"sample", "--run", run(), "--n", "10", "--out", bad}), ".png"));
+      one_line_error(deepgen({"sample", "--run", run(), "--n", "10", "--out", bad}), ".npy"));
   EXPECT_FALSE(fs::exists(bad));
+}
+
+// sample --out FILE.npy: numpy.load (Debian's python3-numpy, which setup installs) reads the same
+// points the CSV of the same seed holds, as float32 (N, D).
+TEST_F(ToyRun, SampleWritesNpyThatNumpyReads) {
+  if (std::system("/usr/bin/python3 -c 'import numpy' > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "Debian's python3-numpy not installed (scripts/setup.sh installs it)";
+  const std::string npy = file("s.npy"), csv = file("same.csv"), txt = file("npy.txt");
+  ASSERT_TRUE(succeeded(deepgen({"sample", "--run", run(), "--n", "10", "--out", npy})));
+  ASSERT_TRUE(succeeded(deepgen({"sample", "--run", run(), "--n", "10", "--out", csv})));
+  const std::string py = "import numpy; a = numpy.load('" + npy +
+                         "'); print(a.dtype, *a.shape); [print(*map(repr, r)) for r in a]";
+  ASSERT_EQ(std::system(("/usr/bin/python3 -c \"" + py + "\" > " + txt).c_str()), 0);
+  const auto lines = lines_of(read_text(txt));
+  ASSERT_EQ(lines.size(), 11u) << read_text(txt);
+  EXPECT_EQ(lines[0], "float32 10 2");
+  const auto rows = read_csv(csv);
+  ASSERT_EQ(rows.size(), 10u);
+  for (size_t i = 0; i < 10; ++i) {
+    std::istringstream in(lines[i + 1]);
+    for (size_t j = 0; j < 2; ++j) {
+      double v = 0;
+      in >> v;
+      EXPECT_NEAR(v, rows[i][j], 1e-6 * (1 + std::abs(rows[i][j]))) << i << "," << j;  // CSV digits
+    }
+  }
 }
 
 TEST_F(ToyRun, SampleNonPositiveCountIsAnError) {

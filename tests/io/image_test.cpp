@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
 #include "deepgen/core/error.h"
 #include "deepgen/io/files.h"
 #include "support/temp_dir.h"
@@ -157,6 +162,32 @@ TEST(Scatter, NonFinitePointsAreSkippedAndBadShapesRejected) {
   // Default dots are 2 x 2: four pixels per isolated point.
   EXPECT_EQ((scatter_image({a}, 64)[0] < 1.0f).sum().item<int64_t>(), 8);
   EXPECT_THROW(scatter_image({torch::zeros({4, 3})}, 64), Error);
+}
+
+// sample --out DIR/: one PNG per image, names sorted by index, pixels exact; the folder appears
+// whole (no temp left), and an existing non-empty folder is refused, not mixed into.
+TEST(Image, PngFolderHoldsOneExactImageEach) {
+  TempDir dir;
+  const at::Tensor pixels =
+      torch::stack({random_pixels({1, 5, 4}), random_pixels({1, 5, 4}), random_pixels({1, 5, 4})});
+  const std::string out = dir.file("samples") + "/";
+  write_png_folder(out, pixels.to(torch::kFloat) / 255);
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir.file("samples")))
+    names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  ASSERT_EQ(names, (std::vector<std::string>{"000000.png", "000001.png", "000002.png"}));
+  for (int i = 0; i < 3; ++i) {
+    const at::Tensor back = read_image(dir.file("samples/" + names[i])).permute({2, 0, 1});
+    EXPECT_TRUE(back.equal(pixels[i])) << names[i];
+  }
+  size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.str())) entries += e.exists();
+  EXPECT_EQ(entries, 1u) << "a temp folder was left beside the output";
+  EXPECT_THROW(write_png_folder(out, pixels.to(torch::kFloat) / 255), Error);
+  std::filesystem::create_directories(dir.file("empty"));
+  EXPECT_NO_THROW(write_png_folder(dir.file("empty"), pixels.to(torch::kFloat) / 255));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("empty/000002.png")));
 }
 
 }  // namespace

@@ -22,5 +22,13 @@ std::string encode_png(const at::Tensor& image);
 at::Tensor scatter_image(const std::vector<at::Tensor>& point_sets, int64_t size = 512,
                          int64_t dot = 2);
 void write_png(const std::string& path, const at::Tensor& image);  // atomic
+// Images (N, C, H, W) in [0, 1] as one PNG each, DIR/000000.png, 000001.png, ... (zero-padded to
+// the same width: sorted by name is sorted by index), the layout pytorch-fid and clean-fid read.
+// The folder appears whole or not at all: written beside it, then renamed. An existing DIR must
+// be empty (an error names it otherwise: nothing of an earlier sampling is mixed in).
+void write_png_folder(const std::string& dir, const at::Tensor& images);
+// The check write_png_folder makes first, for callers that want it before the work: an error
+// unless `dir` is a new or empty folder.
+void check_new_folder(const std::string& dir);
 
 }  // namespace deepgen::io

@@ -11,7 +11,7 @@ namespace deepgen::run {
 
 struct SampleRequest {
   std::string run;  // the run directory
-  std::string out;  // FILE.png (image grid, or scatter of 2-D points) | FILE.csv (points)
+  std::string out;  // FILE.png (grid / scatter) | DIR/ (a PNG each) | FILE.npy | FILE.csv
   int64_t n = 64;
   uint64_t seed = 0;
   bool no_ema = false;
