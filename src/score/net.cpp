@@ -74,12 +74,18 @@ std::vector<std::string> architecture_names() { return {"unet", "small-unet"}; }
 
 namespace {
 
-at::Tensor noise_level(const at::Tensor& sigma) { return 2 * at::log(2 * sigma); }  // log σ'²
+// log σ'² = log (2σ)², the γ the U-Net is conditioned on: of a σ tensor, or of the ladder's ends.
+template <class T>
+T noise_level(const T& sigma) {
+  using std::log;  // at::log by argument-dependent lookup for tensors
+  return 2 * log(2 * sigma);
+}
 
 // The embedding rescales log σ'² over the ladder to [0, 1]; a single σ gets a unit margin.
 nn::UNetOptions with_noise_range(nn::UNetOptions o, double sigma_min, double sigma_max) {
-  o.noise_min = 2 * std::log(2 * sigma_min) - (sigma_min < sigma_max ? 0.0 : 1.0);
-  o.noise_max = 2 * std::log(2 * sigma_max) + (sigma_min < sigma_max ? 0.0 : 1.0);
+  const double margin = sigma_min < sigma_max ? 0.0 : 1.0;
+  o.noise_min = noise_level(sigma_min) - margin;
+  o.noise_max = noise_level(sigma_max) + margin;
   o.skip = true;
   return o;
 }
