@@ -35,6 +35,7 @@ struct FitGmmRequest {
   int64_t max_iter = 100;
   uint64_t seed = 0;
   int threads = 0;
+  double test_fraction = 0;  // csv: rows held out (not fitted); 0: every row is fitted
 };
 const OptionTable<FitGmmRequest>& fit_gmm_option_table();
 int run_fit_gmm(const FitGmmRequest& request);

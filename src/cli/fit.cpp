@@ -17,12 +17,15 @@ const OptionTable<FitGmmRequest>& fit_gmm_option_table() {
   static const OptionTable<FitGmmRequest> table = [] {
     OptionTable<FitGmmRequest> t("fit_gmm");
     using R = FitGmmRequest;
-    t.add("data", &R::data, "toy:NAME | csv:PATH (fits the train split) (required)");
+    t.add("data", &R::data, "toy:NAME | csv:PATH (required)");
     t.add("components", &R::components, "Mixture components K (required)").min(1);
     t.add("tol", &R::tol, "Stop when the ELBO changes by less than this per point").min(0);
     t.add("max_iter", &R::max_iter, "Maximum CAVI sweeps").min(1);
     t.add("seed", &R::seed, "Seed of the k-means++ start and of toy data");
     t.add("png", &R::png, "Write the fit as a scatter PNG (2-D data)");
+    t.add("test_fraction", &R::test_fraction,
+          "csv: share of rows held out, not fitted (0: fit every row, as scikit-learn does)")
+        .min(0);
     t.add("threads", &R::threads, "Intra-op CPU threads (0: one per core)").min(0);
     return t;
   }();
@@ -87,6 +90,7 @@ json fit_gmm(const FitGmmRequest& req) {
   data::DataOptions data_options;
   data_options.spec = req.data;
   data_options.seed = req.seed;
+  data_options.test_fraction = req.test_fraction;
   const data::Splits splits = data::load_data(data_options);
   if (splits.train.kind != data::Kind::points || splits.train.x.dim() != 2)
     throw Error("fit gmm models points (N, D), but " + req.data + " holds images");
@@ -106,14 +110,14 @@ json fit_gmm(const FitGmmRequest& req) {
            (fit.converged ? "" : " (not converged: raise --max-iter or --tol)"));
   json out{{"model", "gmm"},
            {"data", req.data},
-           {"split", "train"},
+           {"split", splits.test.size() > 0 ? "train" : "all"},
            {"points", x.size(0)},
            {"components", req.components},
            {"weights", values(fit.weights)},
            {"means", values(fit.means)},
            {"covariances", values(fit.covariances)},
            {"elbo", fit.elbo},
-           {"elbo_units", "nats, whole training split"},
+           {"elbo_units", "nats, all fitted points"},
            {"iterations", fit.iterations},
            {"converged", fit.converged},
            {"collapsed", fit.collapsed}};

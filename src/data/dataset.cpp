@@ -115,13 +115,14 @@ Splits load_toy(const std::string& name, const DataOptions& options) {
   return s;
 }
 
-// Held-out count: round(N · fraction), but at least one item each side once N >= 2.
+// Held-out count: round(N · fraction), but at least one item each side once N >= 2 and a
+// fraction is asked for; none for a fraction of 0 (fit gmm fits every row).
 int64_t test_count(int64_t n, double fraction) {
   if (!(fraction >= 0 && fraction < 1)) {
     throw Error(option_ref("data", "test_fraction") + " must be in [0, 1), got " +
                 std::to_string(fraction));
   }
-  if (n < 2) return 0;
+  if (n < 2 || fraction == 0) return 0;
   const auto k = static_cast<int64_t>(std::llround(static_cast<double>(n) * fraction));
   return std::clamp<int64_t>(k, 1, n - 1);
 }

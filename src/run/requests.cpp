@@ -25,7 +25,11 @@ const OptionTable<SampleRequest>& sample_option_table() {
           "000000.png, ...) | FILE.npy (float32 array in data units, N x C x H x W or N x D) | "
           "FILE.csv (points)")
         .commands(kSample);
-    t.add("n", &R::n, "Number of samples").min(1).commands(kSample);
+    t.add("n", &R::n,
+          "Number of samples (a VAE's images are the decoder's mean for z ~ N(0, I), its "
+          "pixel probabilities when Bernoulli; its points include the decoder's noise)")
+        .min(1)
+        .commands(kSample);
     t.add("seed", &R::seed, "Random seed").commands(kSample);
     t.add("no_ema", &R::no_ema, "Use the raw weights, not the EMA").commands(kSample);
     return t;

@@ -1,8 +1,10 @@
 // One run from configuration to report.
 #include "deepgen/run/train.h"
 
+#include "deepgen/core/error.h"
 #include "deepgen/core/rng.h"
 #include "deepgen/core/runtime.h"
+#include "deepgen/core/version.h"
 #include "deepgen/dist/comm.h"
 #include "deepgen/io/files.h"
 #include "deepgen/run/model.h"
@@ -34,6 +36,17 @@ std::vector<std::string> adapt_to_data(RunConfig& c, const data::Dataset& train)
   return notes;
 }
 
+// What a weights file needs to be used without its run directory (issue 16).
+std::map<std::string, std::string> weights_metadata(const RunConfig& c, data::Kind kind) {
+  return {{"deepgen_version", version()},
+          {"family", c.model},
+          {"config", to_json(c).dump()},
+          {"data_shape", nlohmann::json(c.data_shape).dump()},
+          {"data_units", kind == data::Kind::image
+                             ? "pixels in [0, 1] (an 8-bit byte k is k / 255), channels first"
+                             : "points in the units of the data file"}};
+}
+
 }  // namespace
 
 train::Outcome train_run(TrainRun run, const TrainHooks& hooks) {
@@ -48,6 +61,9 @@ train::Outcome train_run(TrainRun run, const TrainHooks& hooks) {
   if (!threads.warning.empty()) log("warning: " + threads.warning);
   const c10::Device device = resolve_device(c.runtime.device, env.local_rank);
   data::Splits splits = data::load_data(c.data);
+  if (splits.test.size() == 0)
+    throw Error(c.data.spec + " gives no test split: training reports test metrics, so set " +
+                option_ref("data", "test_fraction") + " in (0, 1)");
   for (const auto& note : adapt_to_data(c, splits.train)) log(note);
   seed_global(c.train.seed);
   auto model = make_model(c);
@@ -57,6 +73,8 @@ train::Outcome train_run(TrainRun run, const TrainHooks& hooks) {
   c.train.run_dir = run.run_dir;
   c.train.device = device;
   c.train.resume = run.resume;
+  c.train.weights_metadata = weights_metadata(c, splits.train.kind);
+  train::check_options(c.train, splits.train);  // before the run directory is made
   const RunDir dir(run.run_dir);
   if (lead) {
     io::make_dirs(run.run_dir);

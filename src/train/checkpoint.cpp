@@ -1,5 +1,9 @@
 #include "deepgen/train/checkpoint.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
 #include <set>
 
 #include "deepgen/core/error.h"
@@ -18,40 +22,138 @@ io::NamedTensors module_tensors(torch::nn::Module& module) {
   return out;
 }
 
-// Module::load would silently replace tensors of another shape, so the model is stored flat,
-// by index with its names, and every shape is checked on load.
-void write_tensors(torch::serialize::OutputArchive& archive, const io::NamedTensors& tensors) {
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    archive.write("t" + std::to_string(i), tensors[i].second);
-    archive.write("name" + std::to_string(i), c10::IValue(tensors[i].first));
+// Module::load would silently replace tensors of another shape, so every shape is checked on
+// load. Tensors are stored under their dotted names as nested archives (decoder / layers / 0 /
+// weight), so the file says what it holds (torch.jit.load(path).model.decoder.layers...).
+struct NameTree {
+  at::Tensor tensor;
+  std::map<std::string, NameTree> children;
+};
+
+// The archive is TorchScript, whose printer writes a Python keyword as a bare attribute name
+// (a module named "in" makes the file unreadable): such a name part is stored with a "_" after
+// it; a name part that is a keyword plus "_" is refused, so no two names share a key.
+const std::set<std::string>& python_keywords() {
+  static const std::set<std::string> keywords{
+      "False", "None",     "True",  "and",    "as",   "assert", "async",  "await",    "break",
+      "class", "continue", "def",   "del",    "elif", "else",   "except", "finally",  "for",
+      "from",  "global",   "if",    "import", "in",   "is",     "lambda", "nonlocal", "not",
+      "or",    "pass",     "raise", "return", "try",  "while",  "with",   "yield"};
+  return keywords;
+}
+
+std::string archive_key(const std::string& part) {
+  return python_keywords().count(part) ? part + "_" : part;
+}
+
+NameTree name_tree(const io::NamedTensors& tensors) {
+  NameTree root;
+  for (const auto& [name, tensor] : tensors) {
+    NameTree* node = &root;
+    for (size_t begin = 0, dot;; begin = dot + 1) {
+      dot = name.find('.', begin);
+      const std::string part = name.substr(begin, dot - begin);
+      if (!part.empty() && part.back() == '_' &&
+          python_keywords().count(part.substr(0, part.size() - 1)))
+        throw Error("cannot store tensor '" + name + "': the name part '" + part +
+                    "' is where the checkpoint stores '" + part.substr(0, part.size() - 1) + "'");
+      node = &node->children[archive_key(part)];
+      if (dot == std::string::npos) break;
+    }
+    node->tensor = tensor;
   }
-  archive.write("count", c10::IValue(static_cast<int64_t>(tensors.size())));
+  return root;
+}
+
+void write_tree(torch::serialize::OutputArchive& archive, const NameTree& tree) {
+  for (const auto& [key, child] : tree.children) {
+    if (child.tensor.defined()) {
+      archive.write(key, child.tensor);
+      continue;
+    }
+    torch::serialize::OutputArchive nested;
+    write_tree(nested, child);
+    archive.write(key, nested);
+  }
+}
+
+void write_tensors(torch::serialize::OutputArchive& archive, const io::NamedTensors& tensors) {
+  write_tree(archive, name_tree(tensors));
+}
+
+// The tensor stored under a dotted name, or undefined when the archive lacks it.
+at::Tensor read_named(torch::serialize::InputArchive& archive, const std::string& name) {
+  const size_t dot = name.find('.');
+  if (dot == std::string::npos) {
+    at::Tensor t;
+    return archive.try_read(archive_key(name), t) ? t : at::Tensor();
+  }
+  torch::serialize::InputArchive nested;
+  if (!archive.try_read(archive_key(name.substr(0, dot)), nested)) return {};
+  return read_named(nested, name.substr(dot + 1));
+}
+
+// Checkpoints before named storage held t0, t1, ... in module order, with a count.
+std::vector<at::Tensor> read_indexed(torch::serialize::InputArchive& archive, int64_t count,
+                                     size_t expected) {
+  if (count != static_cast<int64_t>(expected))
+    throw Error("it holds " + std::to_string(count) + " model tensors, the model has " +
+                std::to_string(expected) + " (different model configuration?)");
+  std::vector<at::Tensor> out(expected);
+  for (size_t i = 0; i < expected; ++i) archive.read("t" + std::to_string(i), out[i]);
+  return out;
 }
 
 void read_tensors(torch::serialize::InputArchive& archive, const io::NamedTensors& targets) {
-  c10::IValue count;
-  archive.read("count", count);
-  if (count.toInt() != static_cast<int64_t>(targets.size()))
-    throw Error("it holds " + std::to_string(count.toInt()) + " model tensors, the model has " +
-                std::to_string(targets.size()) + " (different model configuration?)");
+  std::vector<at::Tensor> stored;
+  if (c10::IValue count; archive.try_read("count", count)) {
+    stored = read_indexed(archive, count.toInt(), targets.size());
+  } else {
+    for (const auto& [name, target] : targets) {
+      stored.push_back(read_named(archive, name));
+      if (!stored.back().defined())
+        throw Error("it lacks tensor '" + name + "' (different model configuration?)");
+    }
+  }
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < targets.size(); ++i) {
-    at::Tensor t;
-    archive.read("t" + std::to_string(i), t);
     const auto& [name, target] = targets[i];
-    if (t.sizes() != target.sizes())
-      throw Error("tensor '" + name + "' has shape " + c10::str(t.sizes()) +
+    if (stored[i].sizes() != target.sizes())
+      throw Error("tensor '" + name + "' has shape " + c10::str(stored[i].sizes()) +
                   ", the model expects " + c10::str(target.sizes()) +
                   " (different model configuration?)");
-    target.copy_(t);
+    target.copy_(stored[i]);
   }
 }
 
-io::NamedTensors ema_tensors(const Ema& ema) {
+// The averages under the names of the parameters they average (Ema keeps parameter order).
+io::NamedTensors ema_tensors(const Ema& ema, torch::nn::Module& module) {
+  const auto names = module.named_parameters();
+  if (names.size() != ema.shadow().size())
+    throw Error("the EMA holds " + std::to_string(ema.shadow().size()) + " tensors, the model " +
+                std::to_string(names.size()) + " parameters");
   io::NamedTensors out;
   for (size_t i = 0; i < ema.shadow().size(); ++i)
-    out.emplace_back("ema." + std::to_string(i), ema.shadow()[i]);
+    out.emplace_back(names[i].key(), ema.shadow()[i]);
   return out;
+}
+
+// Streams the archive into `tmp` through a writer that never reports a short write: PyTorch's
+// zip writer would throw from its destructor on one (std::terminate on a full disk). The
+// failure is raised here instead, after the writer is done. Streaming (not save_to(path)) also
+// keeps the temp file's name out of the zip's folder name.
+void save_archive(torch::serialize::OutputArchive& archive, const std::string& tmp,
+                  const std::string& path) {
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  if (!out) throw Error("cannot write " + path + ": " + std::strerror(errno));
+  bool failed = false;
+  archive.save_to([&](const void* data, size_t n) -> size_t {
+    if (!failed && !out.write(static_cast<const char*>(data), static_cast<std::streamsize>(n)))
+      failed = true;
+    return n;
+  });
+  out.close();
+  if (failed || !out) throw Error("cannot write " + path + " (disk full?)");
 }
 
 }  // namespace
@@ -65,13 +167,13 @@ void save_checkpoint(const std::string& path, torch::nn::Module& module, const E
   archive.write("model", model_archive);
   archive.write("optimizer", optim_archive);
   if (ema) {
-    write_tensors(ema_archive, ema_tensors(*ema));
+    write_tensors(ema_archive, ema_tensors(*ema, module));
     archive.write("ema", ema_archive);
   }
   archive.write("step", torch::tensor(state.step, torch::kInt64));
   archive.write("rng", state.rng);
   if (state.rng_ranks.defined()) archive.write("rng_ranks", state.rng_ranks);
-  io::write_atomic(path, [&](const std::string& tmp) { archive.save_to(tmp); });
+  io::write_atomic(path, [&](const std::string& tmp) { save_archive(archive, tmp, path); });
 }
 
 CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& module, Ema* ema,
@@ -90,7 +192,7 @@ CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& modu
       torch::serialize::InputArchive ema_archive;
       if (!archive.try_read("ema", ema_archive))
         throw Error("checkpoint has no EMA weights but the run uses EMA");
-      read_tensors(ema_archive, ema_tensors(*ema));
+      read_tensors(ema_archive, ema_tensors(*ema, module));
     }
     at::Tensor step;
     archive.read("step", step);
@@ -108,8 +210,10 @@ CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& modu
   return state;
 }
 
-void save_weights(const std::string& path, torch::nn::Module& module) {
-  io::save_safetensors(path, module_tensors(module), {{"format", "pt"}});
+void save_weights(const std::string& path, torch::nn::Module& module,
+                  std::map<std::string, std::string> metadata) {
+  metadata["format"] = "pt";  // what safetensors' PyTorch loader expects
+  io::save_safetensors(path, module_tensors(module), metadata);
 }
 
 void load_weights(const std::string& path, torch::nn::Module& module) {

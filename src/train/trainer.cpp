@@ -69,18 +69,6 @@ class Window {
   std::map<std::string, at::Tensor> parts_;
 };
 
-void check_options(const TrainOptions& o, const data::Dataset& train_data) {
-  if (o.run_dir.empty()) throw Error("training needs a run directory (TrainOptions::run_dir)");
-  train_option_table().validate(o);
-  if (o.steps == 0 && o.epochs == 0)
-    throw Error("set the training length: " + option_ref("train", "steps") + " N or " +
-                option_ref("train", "epochs") + " N");
-  if (o.batch > train_data.size())
-    throw Error(option_ref("train", "batch") + " " + std::to_string(o.batch) + " exceeds the " +
-                std::to_string(train_data.size()) + " training examples of " + train_data.name);
-  validate(o.optimizer);
-}
-
 class Run {
  public:
   Run(GenerativeModel& model, const data::Dataset& train_data, const data::Dataset* test_data,
@@ -252,12 +240,16 @@ class Run {
     CheckpointState state{step_, global_rng_state(), {}};
     state.rng_ranks = parallel_.gather_rng(state.rng);
     if (!parallel_.writer()) return;
-    save_weights(weights_path(o_.run_dir), module_);
+    // The checkpoint first: should a write fail (a full disk), the weights are never ahead of it.
+    save_checkpoint(checkpoint_path(o_.run_dir), module_, ema_.get(), *optimizer_, state);
+    auto meta = o_.weights_metadata;
+    meta["weights"] = "model";
+    save_weights(weights_path(o_.run_dir), module_, meta);
     if (ema_) {
       EmaScope scope(ema_.get(), module_);
-      save_weights(ema_weights_path(o_.run_dir), module_);
+      meta["weights"] = "ema";
+      save_weights(ema_weights_path(o_.run_dir), module_, meta);
     }
-    save_checkpoint(checkpoint_path(o_.run_dir), module_, ema_.get(), *optimizer_, state);
     checkpoint_step_ = step_;
     message(what + " written at step " + std::to_string(step_));
   }
@@ -293,6 +285,19 @@ class Run {
 };
 
 }  // namespace
+
+void check_options(const TrainOptions& o, const data::Dataset& train_data) {
+  if (o.run_dir.empty()) throw Error("training needs a run directory (TrainOptions::run_dir)");
+  train_option_table().validate(o);
+  if (o.steps == 0 && o.epochs == 0)
+    throw Error("set the training length: " + option_ref("train", "steps") + " N or " +
+                option_ref("train", "epochs") + " N");
+  if (o.batch > train_data.size())
+    throw Error(option_ref("train", "batch") + " " + std::to_string(o.batch) + " exceeds the " +
+                std::to_string(train_data.size()) + " examples of the training split of " +
+                train_data.name.substr(0, train_data.name.rfind('/')) + ": lower it");
+  validate(o.optimizer);
+}
 
 TrainResult train(GenerativeModel& model, const data::Dataset& train_data,
                   const data::Dataset* test_data, const TrainOptions& options,

@@ -158,6 +158,18 @@ TEST(CliOptions, TestFractionSplitsCsvData) {
   EXPECT_TRUE(one_line_error(deepgen({"train", "vae", "--data", "csv:" + csv, "--test-fraction",
                                       "1", "--out", dir.file("b"), "--steps", "2"}),
                              "--test-fraction must be in [0, 1)"));
+  // 0 holds nothing out (fit gmm's default); training needs a test split, and says so up front.
+  const std::string none = dir.file("c");
+  EXPECT_TRUE(one_line_error(deepgen({"train", "vae", "--data", "csv:" + csv, "--test-fraction",
+                                      "0", "--out", none, "--steps", "2"}),
+                             "no test split"));
+  EXPECT_FALSE(std::filesystem::exists(none));
+  // A batch larger than the training split names the data (not a path) and writes nothing.
+  const std::string big = dir.file("d");
+  EXPECT_TRUE(one_line_error(deepgen({"train", "vae", "--data", "csv:" + csv, "--batch", "500",
+                                      "--out", big, "--steps", "2"}),
+                             "--batch 500 exceeds the 180 examples of the training split of csv:"));
+  EXPECT_FALSE(std::filesystem::exists(big));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "deepgen/core/error.h"
 #include "deepgen/core/rng.h"
 #include "deepgen/io/files.h"
+#include "deepgen/io/safetensors.h"
 #include "deepgen/train/ema.h"
 #include "deepgen/train/optim.h"
 #include "deepgen/train/trainer.h"
@@ -81,6 +82,112 @@ TEST(Checkpoint, DifferentArchitectureIsAnError) {
   ToyDenoiser big(5);
   auto opt_big = train::make_optimizer({}, big.module());
   EXPECT_THROW(train::load_checkpoint(path, big.module(), nullptr, *opt_big), Error);
+}
+
+// The tensor under a dotted name in a nested archive (how the checkpoint stores names).
+at::Tensor stored_under(torch::serialize::InputArchive& archive, const std::string& name) {
+  const size_t dot = name.find('.');
+  at::Tensor t;
+  if (dot == std::string::npos) {
+    archive.read(name, t);
+    return t;
+  }
+  torch::serialize::InputArchive nested;
+  archive.read(name.substr(0, dot), nested);
+  return stored_under(nested, name.substr(dot + 1));
+}
+
+TEST(Checkpoint, NamesItsTensorsAndNotItsTempFile) {
+  TempDir dir;
+  const std::string path = dir.file("checkpoint.pt");
+  torch::manual_seed(1);
+  ToyDenoiser m;
+  auto opt = train::make_optimizer({}, m.module());
+  train::Ema ema(m.module(), 0.5);
+  take_steps(m, *opt, &ema, 2);
+  train::save_checkpoint(path, m.module(), &ema, *opt, {7, global_rng_state()});
+
+  torch::serialize::InputArchive archive, model, averages;
+  archive.load_from(path);
+  archive.read("model", model);
+  archive.read("ema", averages);
+  const auto params = m.module().named_parameters();
+  ASSERT_GT(params.size(), 0u);
+  for (size_t i = 0; i < params.size(); ++i) {
+    EXPECT_TRUE(torch::equal(stored_under(model, params[i].key()), params[i].value()))
+        << params[i].key();
+    EXPECT_TRUE(torch::equal(stored_under(averages, params[i].key()), ema.shadow()[i]))
+        << params[i].key();
+  }
+  // The zip's folder is a fixed name, not the temp file's (checkpoint.pt.tmp.PID/).
+  const std::string bytes = io::read_file(path);
+  EXPECT_NE(bytes.find("archive/data.pkl"), std::string::npos);
+  EXPECT_EQ(bytes.find(".tmp"), std::string::npos);
+}
+
+// The archive is TorchScript: a module named after a Python keyword (the U-Net's "in") must not
+// make the file unreadable.
+TEST(Checkpoint, ModulesNamedAfterPythonKeywordsRoundTrip) {
+  struct KeywordNet : torch::nn::Module {
+    KeywordNet() {
+      register_module("in", torch::nn::Linear(2, 3));
+      register_module("lambda", torch::nn::Linear(3, 2));
+    }
+  };
+  TempDir dir;
+  const std::string path = dir.file("k.pt");
+  torch::manual_seed(1);
+  KeywordNet a;
+  auto opt_a = train::make_optimizer({}, a);
+  train::save_checkpoint(path, a, nullptr, *opt_a, {5, global_rng_state()});
+  torch::manual_seed(2);
+  KeywordNet b;
+  auto opt_b = train::make_optimizer({}, b);
+  ASSERT_FALSE(torch::equal(flat_parameters(a), flat_parameters(b)));
+  EXPECT_EQ(train::load_checkpoint(path, b, nullptr, *opt_b).step, 5);
+  EXPECT_TRUE(torch::equal(flat_parameters(a), flat_parameters(b)));
+}
+
+// Checkpoints written before tensors were named (t0, t1, ... and a count) still resume.
+TEST(Checkpoint, IndexedCheckpointsOfEarlierVersionsStillLoad) {
+  TempDir dir;
+  const std::string path = dir.file("old.pt");
+  torch::manual_seed(1);
+  ToyDenoiser a;
+  auto opt_a = train::make_optimizer({}, a.module());
+  take_steps(a, *opt_a, nullptr, 2);
+  torch::serialize::OutputArchive archive, model, optim;
+  const auto tensors = a.module().named_parameters();
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    model.write("t" + std::to_string(i), tensors[i].value());
+    model.write("name" + std::to_string(i), c10::IValue(tensors[i].key()));
+  }
+  model.write("count", c10::IValue(static_cast<int64_t>(tensors.size())));
+  opt_a->save(optim);
+  archive.write("model", model);
+  archive.write("optimizer", optim);
+  archive.write("step", torch::tensor(int64_t{3}));
+  archive.write("rng", global_rng_state());
+  archive.save_to(path);
+
+  torch::manual_seed(2);
+  ToyDenoiser b;
+  auto opt_b = train::make_optimizer({}, b.module());
+  ASSERT_FALSE(torch::equal(flat_parameters(a.module()), flat_parameters(b.module())));
+  EXPECT_EQ(train::load_checkpoint(path, b.module(), nullptr, *opt_b).step, 3);
+  EXPECT_TRUE(torch::equal(flat_parameters(a.module()), flat_parameters(b.module())));
+}
+
+TEST(Weights, MetadataIsWrittenBesideTheFormatKey) {
+  TempDir dir;
+  const std::string path = dir.file("w.safetensors");
+  ToyDenoiser a;
+  train::save_weights(path, a.module(), {{"family", "toy"}, {"data_shape", "[2]"}});
+  std::map<std::string, std::string> meta;
+  io::load_safetensors(path, &meta);
+  EXPECT_EQ(meta["format"], "pt");
+  EXPECT_EQ(meta["family"], "toy");
+  EXPECT_EQ(meta["data_shape"], "[2]");
 }
 
 TEST(Weights, SafetensorsRoundTripAndShapeCheck) {

@@ -6,6 +6,7 @@
 #include <torch/optim/optimizer.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace deepgen::train {
@@ -24,8 +25,10 @@ void save_checkpoint(const std::string& path, torch::nn::Module& module, const E
 CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& module, Ema* ema,
                                 torch::optim::Optimizer& optimizer);
 
-// Model weights (parameters and buffers by their dotted names) as .safetensors, and back.
-void save_weights(const std::string& path, torch::nn::Module& module);
+// Model weights (parameters and buffers by their dotted names) as .safetensors, and back;
+// `metadata` goes into the file's __metadata__ (strings only, as the format requires).
+void save_weights(const std::string& path, torch::nn::Module& module,
+                  std::map<std::string, std::string> metadata = {});
 // Every name and shape must match the module; errors name the file and the tensor.
 void load_weights(const std::string& path, torch::nn::Module& module);
 

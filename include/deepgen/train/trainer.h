@@ -34,6 +34,9 @@ struct TrainOptions {
   // before it is kept as checkpoint-before-spike.pt. 0: off.
   double spike_factor = 0.5;
   std::string run_dir;  // holds checkpoint.pt, model.safetensors, metrics.jsonl
+  // Written into the weights files' __metadata__ (with "weights": model | ema), so a
+  // model.safetensors describes itself away from its run directory.
+  std::map<std::string, std::string> weights_metadata;
   bool resume = false;  // continue from run_dir/checkpoint.pt
   c10::Device device = c10::Device(c10::kCPU);
   // Data-parallel training (dist/comm.h): batch is the global batch, each rank takes its share of
@@ -72,6 +75,10 @@ std::string weights_path(const std::string& run_dir);      // model.safetensors
 std::string ema_weights_path(const std::string& run_dir);  // ema.safetensors
 std::string metrics_path(const std::string& run_dir);
 std::string spike_checkpoint_path(const std::string& run_dir);  // checkpoint-before-spike.pt
+
+// Throws deepgen::Error naming the option for what no training could survive (a batch larger
+// than the data, no length): train() calls it first; callers may call it before they write.
+void check_options(const TrainOptions& options, const data::Dataset& train_data);
 
 // Trains `model` (already on options.device) on `train_data`; evaluates on test_data when given.
 // A non-finite loss throws deepgen::Error; the last checkpoint on disk stays the last good one.
