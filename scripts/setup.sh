@@ -8,7 +8,7 @@ data_root="${DEEPGEN_DATA:-$here/data}"
 packages=(build-essential cmake ninja-build pkg-config ccache python3
   libtorch-dev libgloo-dev libopenblas0-pthread libcli11-dev nlohmann-json3-dev libstb-dev
   zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist
-  python3-sklearn python3-torch python3-numpy python3-pil)
+  python3-sklearn python3-torch python3-numpy python3-pil chromium)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -40,6 +40,14 @@ const train::Family& vdm_family() {
         [](const VdmOptions& o) { validate(o); },
         [](VdmOptions o) { return std::make_unique<VdmModel>(std::move(o)); });
     f.adapt = adapt;
+    f.unit = "bits/dim";
+    f.explain = [](const nlohmann::json&) {
+      return std::string(
+          "bpd is the negative ELBO (MATH 2h) per dimension in bits: an upper bound on "
+          "−log₂ P(x) / D (of the discrete pixels, for 8-bit images): diffusion + "
+          "reconstruction + prior terms, "
+          "whatever weighting the training used.");
+    };
     f.sampling = [](const nlohmann::json& o) {
       const std::string sampler = o.at("sampler");
       const int64_t steps = o.at("sample_steps");

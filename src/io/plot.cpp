@@ -166,6 +166,14 @@ void draw_labels(std::ostream& out, const Frame& f, const ChartOptions& o) {
         << escape_xml(o.y_label) << "</text>\n";
 }
 
+void draw_dots(std::ostream& out, const Frame& f, const std::vector<Point>& points,
+               const char* color) {
+  out << "<g fill=\"" << color << "\" fill-opacity=\"0.5\">";
+  for (const auto& p : points)
+    out << "<circle cx=\"" << num(f.px(p.x)) << "\" cy=\"" << num(f.py(p.y)) << "\" r=\"1.5\"/>";
+  out << "</g>\n";
+}
+
 void draw_series(std::ostream& out, const Frame& f, const std::vector<Point>& points, bool log_y,
                  const char* color) {
   const auto y_of = [&](const Point& p) { return f.py(log_y ? std::log10(p.y) : p.y); };
@@ -217,8 +225,13 @@ std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions
       << "<rect width=\"" << width << "\" height=\"" << height << "\" fill=\"white\"/>\n";
   draw_axes(out, frame);
   draw_labels(out, frame, options);
-  for (size_t i = 0; i < series.size(); ++i)
-    draw_series(out, frame, points[i], log_y, kColors[i % 10]);
+  for (size_t i = 0; i < series.size(); ++i) {
+    if (options.scatter) {
+      draw_dots(out, frame, points[i], kColors[i % 10]);
+    } else {
+      draw_series(out, frame, points[i], log_y, kColors[i % 10]);
+    }
+  }
   draw_legend(out, frame, series);
   out << "</svg>\n";
   return out.str();

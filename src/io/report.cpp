@@ -16,6 +16,7 @@ body { font-family: sans-serif; margin: 2em auto; max-width: 1100px; color: #222
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 4px 10px; }
 td.value { text-align: right; font-family: monospace; }
+p.note { max-width: 60em; color: #444; }
 pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
 .charts svg { max-width: 100%; height: auto; margin: 0 1em 1em 0; }
 figure { display: inline-block; margin: 0 1em 1em 0; }
@@ -48,11 +49,12 @@ void summary_section(std::ostream& out, const Report& r) {
     out << "<tr><th>" << escape_xml(name) << "</th><td class=\"value\">" << escape_xml(value)
         << "</td></tr>\n";
   out << "</table>\n";
+  for (const auto& note : r.notes) out << "<p class=\"note\">" << escape_xml(note) << "</p>\n";
 }
 
 void charts_section(std::ostream& out, const Report& r) {
   if (r.charts_svg.empty()) return;
-  out << "<h2>Curves</h2>\n<div class=\"charts\">\n";
+  out << "<h2>Charts</h2>\n<div class=\"charts\">\n";
   for (const auto& svg : r.charts_svg) out << inline_svg(svg) << "\n";
   out << "</div>\n";
 }

@@ -11,6 +11,7 @@
 #include "deepgen/eval/metrics.h"
 #include "deepgen/io/files.h"
 #include "deepgen/io/image.h"
+#include "deepgen/io/plot.h"
 #include "deepgen/run/model.h"
 #include "deepgen/run/run_dir.h"
 #include "deepgen/train/trainer.h"
@@ -114,6 +115,24 @@ void write_reconstructions(train::GenerativeModel& model, const RunConfig& c,
   io::write_png(path, io::image_grid(torch::cat(rows), cols));
 }
 
+// The same picture as samples.png with axes in data units, for the report.
+std::string scatter_svg(const at::Tensor& test, const at::Tensor& samples) {
+  auto series = [](const std::string& name, const at::Tensor& p) {
+    const at::Tensor d = p.to(torch::kDouble).contiguous();
+    const auto a = d.accessor<double, 2>();
+    io::Series s{name, {}, {}};
+    for (int64_t i = 0; i < a.size(0); ++i) {
+      s.x.push_back(a[i][0]);
+      s.y.push_back(a[i][1]);
+    }
+    return s;
+  };
+  io::ChartOptions o{"Samples over test data", "x₁ (data units)", "x₂ (data units)"};
+  o.scatter = true;
+  o.height = 480;
+  return io::line_chart_svg({series("test data", test), series("samples", samples)}, o);
+}
+
 }  // namespace
 
 void write_outputs(train::GenerativeModel& model, const RunConfig& c, const data::Splits& data,
@@ -124,8 +143,11 @@ void write_outputs(train::GenerativeModel& model, const RunConfig& c, const data
   if (data.train.kind == data::Kind::points) {
     at::Tensor samples = draw_samples(model, 2000, c.train.seed);
     write_csv(dir.samples_csv(), samples);
-    if (samples.size(1) == 2)  // test data in grey, samples in blue
-      io::write_png(dir.samples_png(), io::scatter_image({data.test.rows(0, 2000), samples}));
+    if (samples.size(1) == 2) {  // test data in grey, samples in blue
+      const at::Tensor test = data.test.rows(0, std::min<int64_t>(2000, data.test.size()));
+      io::write_png(dir.samples_png(), io::scatter_image({test, samples}));
+      io::write_file_atomic(dir.samples_svg(), scatter_svg(test, samples));
+    }
     return;
   }
   at::Tensor samples = draw_samples(model, 64, c.train.seed);

@@ -1,6 +1,8 @@
-// report.html of a run, assembled from the files the run wrote.
+// report.html of a run, assembled from the files the run wrote. Every number carries its unit
+// (the family's), and one note says what the headline number is and is not.
 #include "deepgen/io/report.h"
 
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -53,57 +55,94 @@ std::vector<std::string> keys_with_prefix(const std::vector<io::MetricRow>& rows
   return {keys.begin(), keys.end()};
 }
 
-void add_charts(io::Report& report, const std::vector<io::MetricRow>& rows) {
-  const auto train_keys = keys_with_prefix(rows, false);
-  auto loss = series_for(rows, {"loss"});
-  if (!loss.empty())
-    report.charts_svg.push_back(io::line_chart_svg(loss, {"Training loss", "step", "loss"}));
-  std::vector<std::string> parts;
-  for (const auto& k : train_keys)
-    if (k != "loss") parts.push_back(k);
-  auto part_series = series_for(rows, parts);
-  if (!part_series.empty())
-    report.charts_svg.push_back(
-        io::line_chart_svg(part_series, {"Training loss parts", "step", "value"}));
-  auto test = series_for(rows, keys_with_prefix(rows, true));
-  if (!test.empty())
-    report.charts_svg.push_back(io::line_chart_svg(test, {"Test metrics", "step", "value"}));
+void add_chart(io::Report& report, const std::vector<io::Series>& series, const std::string& title,
+               const std::string& y_label) {
+  if (!series.empty())
+    report.charts_svg.push_back(io::line_chart_svg(series, {title, "step", y_label}));
 }
 
-void add_summary(io::Report& report, const std::vector<io::MetricRow>& rows, const RunDir& dir) {
+// The loss, the logged parts grouped by unit (one chart per unit), and the test metrics over
+// training when they were evaluated more than once.
+void add_charts(io::Report& report, const std::vector<io::MetricRow>& rows,
+                const train::Family& family) {
+  add_chart(report, series_for(rows, {"loss"}), "Training loss", "loss (" + family.unit + ")");
+  std::map<std::string, std::vector<std::string>> by_unit;
+  for (const auto& k : keys_with_prefix(rows, false)) {
+    if (k == "loss") continue;
+    const auto it = family.part_units.find(k);
+    by_unit[it == family.part_units.end() ? family.unit : it->second].push_back(k);
+  }
+  if (by_unit.count(family.unit))
+    add_chart(report, series_for(rows, by_unit[family.unit]), "Training loss parts", family.unit);
+  for (const auto& [unit, keys] : by_unit)
+    if (unit != family.unit) add_chart(report, series_for(rows, keys), "Training: " + unit, unit);
+  auto test = series_for(rows, keys_with_prefix(rows, true));
+  size_t most = 0;
+  for (const auto& s : test) most = std::max(most, s.x.size());
+  if (most > 1) {
+    add_chart(report, test, "Test metrics during training", family.unit);
+  } else if (most == 1) {
+    report.notes.push_back(
+        "The test metrics were computed once, at the end of training; train with "
+        "--eval-every N (and --eval-batches B to keep it quick) for their curve.");
+  }
+}
+
+void add_training_rows(io::Report& report, const std::vector<io::MetricRow>& rows,
+                       const train::Family& family) {
   for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
     if (!it->count("loss")) continue;
     report.summary.emplace_back("final step", format_number(it->at("step")));
-    report.summary.emplace_back("final training loss", format_number(it->at("loss")));
+    report.summary.emplace_back("final training loss (" + family.unit + ")",
+                                format_number(it->at("loss")));
     if (it->count("steps_per_sec"))
       report.summary.emplace_back("training steps/s", format_number(it->at("steps_per_sec")));
-    break;
+    return;
   }
-  if (!io::file_exists(dir.eval())) return;
-  json ev = json::parse(io::read_file(dir.eval()), nullptr, false);
-  if (ev.is_discarded()) return;
-  const json metrics = ev.value("metrics", json::object());
-  if (ev.contains("units"))
-    report.summary.emplace_back("test metrics are", ev["units"].get<std::string>());
+}
+
+void add_fid_rows(io::Report& report, const json& f) {
+  const json sampling = f.value("sampling", json::object());
+  std::string how = std::to_string(f.value("samples", 0)) + " samples";
+  if (sampling.contains("sampler"))
+    how += ", " + sampling["sampler"].get<std::string>() + " with " +
+           std::to_string(sampling.value("nfe", sampling.value("steps", 0))) +
+           " network evaluations";
+  report.summary.emplace_back("classifier-FID (" + how + ")", format_number(f.value("fid", 0.0)));
+  for (const char* k : {"precision", "recall"})
+    if (f.contains(k))
+      report.summary.emplace_back(std::string(k) + " (k = 3, Kynkäänniemi et al. 2019)",
+                                  format_number(f[k].get<double>()));
+}
+
+json read_json(const std::string& path) {
+  if (!io::file_exists(path)) return nullptr;
+  json j = json::parse(io::read_file(path), nullptr, false);
+  return j.is_discarded() ? json(nullptr) : j;
+}
+
+// eval.json (the whole test split after training) and bounds.json (the demo's IWAE bound and
+// amortisation gap), each number with its unit and the test images it was computed on.
+void add_eval_rows(io::Report& report, const RunDir& dir, const train::Family& family) {
+  const json ev = read_json(dir.eval());
+  if (ev.is_object()) {
+    const std::string on =
+        " (" + family.unit + ", " + std::to_string(ev.value("examples", 0)) + " test examples)";
+    const json metrics = ev.value("metrics", json::object());  // items() would outlive a temporary
+    for (const auto& [k, v] : metrics.items())
+      if (v.is_number()) report.summary.emplace_back("test " + k + on, format_number(v));
+    if (ev.contains("classifier_fid")) add_fid_rows(report, ev["classifier_fid"]);
+    if (ev.contains("energy_distance"))
+      report.summary.emplace_back("energy distance (samples vs test)",
+                                  format_number(ev["energy_distance"].get<double>()));
+  }
+  const json bounds = read_json(dir.bounds());
+  if (!bounds.is_object()) return;
+  const std::string on =
+      " (" + family.unit + ", " + std::to_string(bounds.value("examples", 0)) + " test examples)";
+  const json metrics = bounds.value("metrics", json::object());
   for (const auto& [k, v] : metrics.items())
-    if (v.is_number()) report.summary.emplace_back("test " + k, format_number(v));
-  if (ev.contains("classifier_fid")) {  // written by an eval with the FID (e.g. the demo)
-    const json& f = ev["classifier_fid"];
-    const json sampling = f.value("sampling", json::object());
-    std::string how = std::to_string(f.value("samples", 0)) + " samples";
-    if (sampling.contains("sampler"))
-      how += ", " + sampling["sampler"].get<std::string>() + " with " +
-             std::to_string(sampling.value("nfe", sampling.value("steps", 0))) +
-             " network evaluations";
-    report.summary.emplace_back("classifier-FID (" + how + ")", format_number(f.value("fid", 0.0)));
-    for (const char* k : {"precision", "recall"})
-      if (f.contains(k))
-        report.summary.emplace_back(std::string(k) + " (k = 3, Kynkäänniemi et al. 2019)",
-                                    format_number(f[k].get<double>()));
-  }
-  if (ev.contains("energy_distance"))
-    report.summary.emplace_back("energy distance (samples vs test)",
-                                format_number(ev["energy_distance"].get<double>()));
+    if (v.is_number()) report.summary.emplace_back("bounds: " + k + on, format_number(v));
 }
 
 void add_image(io::Report& report, const std::string& path, const std::string& caption) {
@@ -115,14 +154,27 @@ void add_image(io::Report& report, const std::string& path, const std::string& c
 void write_report(const std::string& run_dir) {
   const RunDir dir(run_dir);
   RunConfig c = load_run_config(run_dir);
+  const train::Family& family = family_of(c);
   io::Report report;
   report.title = "deepgen run: " + c.model + " on " + c.data.spec;
   report.config_json = io::read_file(dir.config());
   auto rows = io::read_metrics(dir.metrics());
-  add_summary(report, rows, dir);
-  add_charts(report, rows);
-  add_image(report, dir.samples_png(),
-            c.data_shape.size() == 3 ? "Samples" : "Samples (blue) over test data (grey)");
+  add_training_rows(report, rows, family);
+  add_eval_rows(report, dir, family);
+  report.notes.push_back("Test metrics are " + family.units + ". " +
+                         family.explain(c.model_options));
+  report.notes.push_back(
+      "Test rows logged during training (metrics.jsonl) draw their noise from a fixed "
+      "evaluation seed in training-size batches, on part of the test split with "
+      "--eval-batches; eval.json draws from the run's seed in batches of 500 over the whole "
+      "split. Where a metric is a Monte Carlo estimate the two differ by its noise.");
+  add_charts(report, rows, family);
+  if (io::file_exists(dir.samples_svg())) {
+    report.charts_svg.push_back(io::read_file(dir.samples_svg()));
+  } else {
+    add_image(report, dir.samples_png(),
+              c.data_shape.size() == 3 ? "Samples" : "Samples (blue) over test data (grey)");
+  }
   add_image(report, dir.reconstructions(),
             "Reconstructions (rows alternate: test images, then the model's reconstruction)");
   if (!report.charts_svg.empty()) io::write_file_atomic(dir.loss_svg(), report.charts_svg[0]);

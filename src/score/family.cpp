@@ -65,6 +65,13 @@ const train::Family& score_family() {
         [](const ScoreOptions& o) { validate(o); },
         [](ScoreOptions o) { return std::make_unique<ScoreModel>(std::move(o)); });
     f.adapt = adapt;
+    f.unit = "score-matching loss";
+    f.explain = [](const nlohmann::json&) {
+      return std::string(
+          "The test number is the model's score-matching loss on test data (for NCSN averaged "
+          "over noise levels): a Fisher divergence up to a constant, not a likelihood. Compare "
+          "score models by their samples (FID, energy distance).");
+    };
     return f;
   }();
   return family;

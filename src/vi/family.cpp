@@ -29,6 +29,22 @@ std::vector<std::string> adapt(nlohmann::json& given, const data::Dataset& train
   return notes;
 }
 
+// What −ELBO means depends on the decoder: a density for continuous data, a probability for
+// binarised pixels.
+std::string explain(const nlohmann::json& o) {
+  const std::string bound =
+      "neg_elbo is −ELBO in nats per example, an upper bound on −log p(x); iwae_nll, when "
+      "computed, is the tighter IWAE-k bound (MATH 1.4). ";
+  if (o.value("likelihood", "") == "bernoulli")
+    return bound +
+           "The Bernoulli decoder models binarised pixels, so these bound −log P(x) of "
+           "the binarised images (the literature's binarised-MNIST NLL).";
+  return bound +
+         "The Gaussian decoder is a density on continuous pixels in [0, 1]: a density "
+         "can exceed 1, so −log p(x) and this bound can be negative. It is not a "
+         "probability of the 8-bit image and not comparable with bits/dim.";
+}
+
 }  // namespace
 
 const train::Family& vae_family() {
@@ -38,6 +54,9 @@ const train::Family& vae_family() {
         "nats per example", vae_option_table(), base, [](const VaeOptions& o) { validate(o); },
         [](VaeOptions o) { return std::make_unique<VaeModel>(std::move(o)); });
     f.adapt = adapt;
+    f.unit = "nats";
+    f.part_units = {{"sigma", "decoder σ, data units"}, {"kl_weight", "KL weight"}};
+    f.explain = explain;
     return f;
   }();
   return family;

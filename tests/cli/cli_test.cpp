@@ -24,6 +24,7 @@
 #include "data/idx_helpers.h"
 #include "deepgen/core/version.h"
 #include "deepgen/io/image.h"
+#include "deepgen/io/safetensors.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -191,7 +192,17 @@ TEST_F(ToyRun, TrainWritesTheRunDirectory) {
                            "eval.json", "samples.csv", "report.html"})
     EXPECT_TRUE(fs::is_regular_file(run() + "/" + name)) << name;
   EXPECT_TRUE(is_png(run() + "/samples.png")) << "2-D points also get a scatter picture";
-  EXPECT_NE(read_text(run() + "/report.html").find("data:image/png"), std::string::npos);
+  // The report draws the same scatter with axes in data units (samples.svg, inlined).
+  EXPECT_NE(read_text(run() + "/samples.svg").find("x₁ (data units)"), std::string::npos);
+  EXPECT_NE(read_text(run() + "/report.html").find("Samples over test data"), std::string::npos);
+  // The weights describe themselves (issue 16): family, resolved config, data shape, version.
+  std::map<std::string, std::string> meta;
+  deepgen::io::load_safetensors(run() + "/model.safetensors", &meta);
+  EXPECT_EQ(meta["family"], "vae");
+  EXPECT_EQ(meta["weights"], "model");
+  EXPECT_EQ(meta["data_shape"], "[2]");
+  EXPECT_EQ(json::parse(meta["config"])["model"], "vae");
+  EXPECT_FALSE(meta["deepgen_version"].empty());
 
   json config = json::parse(read_text(run() + "/config.json"), nullptr, false);
   ASSERT_FALSE(config.is_discarded());
@@ -613,15 +624,36 @@ TEST(CliFitGmm, CsvPointsInThreeDimensions) {
                              "--png"));
 }
 
+// A user's csv is fitted whole (as scikit-learn's BayesianGaussianMixture.fit would), unless
+// --test-fraction holds rows out.
+TEST(CliFitGmm, CsvIsFittedWholeUnlessRowsAreHeldOut) {
+  TempDir dir;
+  const std::string csv = dir.file("ten.csv");
+  std::ofstream(csv) << "0,0\n1,0\n0,1\n1,1\n2,2\n9,9\n8,9\n9,8\n8,8\n7,9\n";
+  Result all =
+      deepgen({"fit", "gmm", "--data", "csv:" + csv, "--components", "2", "--threads", "1"});
+  ASSERT_TRUE(succeeded(all));
+  EXPECT_EQ(only_json_object(all)["points"], 10);
+  EXPECT_EQ(only_json_object(all)["split"], "all");
+  Result part = deepgen({"fit", "gmm", "--data", "csv:" + csv, "--components", "2",
+                         "--test-fraction", "0.2", "--threads", "1"});
+  ASSERT_TRUE(succeeded(part));
+  EXPECT_EQ(only_json_object(part)["points"], 8);
+  EXPECT_EQ(only_json_object(part)["split"], "train");
+}
+
 TEST(CliFitGmm, BadComponentsAndDataAreOneLineErrors) {
   TempDir dir;
   const std::string csv = dir.file("few.csv");
   std::ofstream(csv) << "0,0\n1,0\n0,1\n1,1\n2,2\n3,1\n1,3\n2,0\n0,2\n3,3\n";
   EXPECT_TRUE(one_line_error(deepgen({"fit", "gmm", "--data", "csv:" + csv, "--components", "0"}),
                              "--components"));
-  // 10 rows, 9 in the train split.
+  // 10 rows, every one fitted unless some are held out.
   EXPECT_TRUE(one_line_error(deepgen({"fit", "gmm", "--data", "csv:" + csv, "--components", "20"}),
-                             "exceed the number of points (9)"));
+                             "exceed the number of points (10)"));
+  EXPECT_TRUE(one_line_error(
+      deepgen({"fit", "gmm", "--data", "csv:" + csv, "--components", "2", "--test-fraction", "1"}),
+      "--test-fraction"));
   EXPECT_TRUE(one_line_error(deepgen({"fit", "gmm", "--data", "mnist", "--components", "3"}),
                              "toy:NAME or csv:PATH"));
   EXPECT_TRUE(one_line_error(deepgen({"fit", "gmm", "--data", "toy:moons"}), "--components"));

@@ -13,10 +13,11 @@ struct Series {
 struct ChartOptions {
   std::string title, x_label, y_label;
   int width = 640, height = 360;
-  bool log_y = false;  // only when every y is > 0
+  bool log_y = false;    // only when every y is > 0
+  bool scatter = false;  // a dot per point, no lines (2-D samples over data)
 };
 
-// Line chart with axes, ticks and a legend; non-finite points are skipped.
+// Line chart (or scatter) with axes, ticks and a legend; non-finite points are skipped.
 std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions& options);
 
 }  // namespace deepgen::io

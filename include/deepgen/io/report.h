@@ -16,7 +16,8 @@ struct Report {
   std::string title;
   std::string config_json;                                   // shown verbatim (pretty JSON)
   std::vector<std::pair<std::string, std::string>> summary;  // metric name, formatted value
-  std::vector<std::string> charts_svg;                       // inline SVG documents
+  std::vector<std::string> notes;       // paragraphs under the summary: what the numbers are
+  std::vector<std::string> charts_svg;  // inline SVG documents
   std::vector<ReportImage> images;
 };
 

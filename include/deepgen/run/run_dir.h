@@ -16,6 +16,7 @@ struct RunDir {
   std::string bounds() const { return file("bounds.json"); }  // the demo's VAE bounds
   std::string samples_png() const { return file("samples.png"); }
   std::string samples_csv() const { return file("samples.csv"); }
+  std::string samples_svg() const { return file("samples.svg"); }  // 2-D: scatter with axes
   std::string reconstructions() const { return file("reconstructions.png"); }
   std::string loss_svg() const { return file("loss.svg"); }
   std::string report() const { return file("report.html"); }

@@ -4,6 +4,7 @@
 // this record, so they hold no family's name or type; adding a family is its folder plus one
 // line in src/run/families.cpp.
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,12 @@ struct Family {
   std::string name;     // `deepgen train NAME`, and config.json's "model"
   std::string summary;  // one line of --help
   std::string units;    // what evaluate()'s metrics are measured in
+  std::string unit;     // its short form, beside each number and on chart axes
+  // Logged training parts measured in something else, e.g. a VAE's decoder σ (data units).
+  std::map<std::string, std::string> part_units;
+  // One line for reports on what the headline test number is (a bound, an estimate, or not a
+  // likelihood at all) for these resolved options.
+  std::function<std::string(const nlohmann::json& resolved)> explain;
   // The model options (OptionSpec::section == name). Those whose commands include kSample or
   // kEval change how a trained model samples or is evaluated, never its weights.
   std::vector<OptionSpec> options;
@@ -58,6 +65,8 @@ Family describe(std::string name, std::string summary, std::string units,
   f.name = std::move(name);
   f.summary = std::move(summary);
   f.units = std::move(units);
+  f.unit = f.units;
+  f.explain = [](const nlohmann::json&) { return std::string(); };
   f.options = table.specs();
   f.defaults = [&table, base](const Shape& shape) { return table.to_json(base(shape)); };
   f.resolve = [&table, options_of](const nlohmann::json& given, const Shape& shape) {
