@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Python PyTorch peers of bench/bench_peer_steps.cpp: the same four models, built layer for layer
-as deepgen builds them (same parameter names, shapes and forward maths), trained by the same
-step on the same data, so the two step rates can be set side by side.
+"""Python PyTorch peers of bench/bench_peer_steps.cpp: the same four models, trained by the same
+step on the same data, so the two step rates can be set side by side. The networks are
+python/deepgen's, which mirror deepgen's layer for layer (same parameter names, shapes and
+forward maths); the losses and the step are here.
 
   step_peers.py --model vae|vae2d|score2d|vdm_unet [--threads T] [--blas-threads B]
                 [--batch N] [--seconds S] [--warmup N] [--foreach] --json
@@ -20,59 +21,38 @@ import argparse
 import ctypes
 import json
 import math
+import os
 import resource
-import struct
 import sys
 import time
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
+
+# The networks are python/deepgen's, the package that mirrors the C++ ones for trained runs.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+from deepgen import safetensors, score, vae, vdm  # noqa: E402
+from deepgen.samplers import geometric_sigmas  # noqa: E402
+from deepgen.schedule import (encode_8bit, log_alpha2, log_sigma2, per_example,  # noqa: E402
+                              quantize_8bit)
 
 LOG_2PI = 1.8378770664093453
 DEFAULT_BATCH = {"vae": 128, "vae2d": 64, "score2d": 128, "vdm_unet": 64}
-ACTIVATIONS = {"relu": torch.relu, "silu": F.silu, "softplus": F.softplus, "tanh": torch.tanh}
-
-
-# --- shared pieces --------------------------------------------------------------------------------
-class MLP(nn.Module):
-    """deepgen::nn::MLP: Linear -> activation, repeated, final Linear; names layers.N."""
-
-    def __init__(self, n_in, hidden, n_out, activation):
-        super().__init__()
-        widths = [n_in, *hidden, n_out]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths, widths[1:]))
-        self.act = ACTIVATIONS[activation]
-
-    def forward(self, x):
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i + 1 < len(self.layers):
-                x = self.act(x)
-        return x
 
 
 # --- the VAE (src/vi/vae.cpp, vae_model.cpp): Gaussian decoder with one learned σ ----------------
-class Vae(nn.Module):
-    def __init__(self, shape, hidden, latent, sigmoid_mean):
-        super().__init__()
-        self.shape, self.latent, self.sigmoid_mean = shape, latent, sigmoid_mean
-        self.dim = math.prod(shape)
-        self.encoder = MLP(self.dim, hidden, 2 * latent, "relu")
-        self.decoder = MLP(latent, hidden[::-1], self.dim, "relu")
-        self.log_sigma = nn.Parameter(torch.full((1,), math.log(0.1)))
+class Vae(vae.Vae):
+    """deepgen's VAE (python/deepgen/vae.py) with the trainer's loss: the one-sample ELBO."""
 
-    def log_sigma_clamped(self):
-        return self.log_sigma.clamp_min(-6.9)  # σ ≥ 1e-3, as kMinLogSigma
+    def __init__(self, shape, hidden, latent, sigmoid_mean):
+        super().__init__({"hidden": hidden, "latent": latent,
+                          "mean_activation": "sigmoid" if sigmoid_mean else "identity"}, shape)
 
     def loss(self, x):
-        b = x.shape[0]
-        mu, logvar = self.encoder(x.reshape(b, self.dim)).chunk(2, 1)
-        eps = torch.randn(1, b, self.latent)  # draw_latents with k = 1
-        z = (mu + (0.5 * logvar).exp() * eps).reshape(b, self.latent)
-        mean = self.decoder(z).reshape(b, *self.shape)
-        if self.sigmoid_mean:
-            mean = torch.sigmoid(mean)
+        b, latent = x.shape[0], self.options["latent"]
+        mu, logvar = self.encode(x)
+        eps = torch.randn(1, b, latent)  # draw_latents with k = 1
+        z = (mu + (0.5 * logvar).exp() * eps).reshape(b, latent)
+        mean = self.decode(z)
         xk = x.unsqueeze(0).expand(1, *x.shape).reshape(x.shape)  # repeat_k(x, 1)
         lv = 2.0 * self.log_sigma_clamped()
         ll = (-0.5 * (LOG_2PI + lv + (xk - mean).pow(2) * (-lv).exp())).reshape(b, self.dim).sum(1)
@@ -83,15 +63,12 @@ class Vae(nn.Module):
 
 
 # --- the score MLP for points and the NCSN loss (src/score/net.cpp, losses.cpp) -------------------
-class ScoreMLP(nn.Module):
-    def __init__(self, dim, hidden, activation, sigmas):
-        super().__init__()
-        self.mlp = MLP(dim + 1, hidden, dim, activation)
-        self.sigmas = sigmas
+class ScoreMLP(score.ScoreMLP):
+    """deepgen's score MLP (python/deepgen/score.py) with NCSN's loss over a σ ladder."""
 
-    def forward(self, x, sigma):
-        s = sigma.to(x.dtype).reshape(-1, 1)
-        return self.mlp(torch.cat([x / (1 + s.pow(2)).sqrt(), s.log()], 1)) / s
+    def __init__(self, dim, hidden, activation, sigmas):
+        super().__init__(dim, hidden, activation)
+        self.sigmas = sigmas
 
     def loss(self, x0):
         ladder = torch.tensor(self.sigmas, dtype=torch.float64).to(x0.device, x0.dtype)
@@ -103,167 +80,9 @@ class ScoreMLP(nn.Module):
         return loss, [loss.detach()]
 
 
-def geometric_sigmas(first, last, levels):
-    a, b = math.log(first), math.log(last)
-    return [math.exp(a + (b - a) * i / (levels - 1)) for i in range(levels)]
-
-
-# --- the VDM and its ε-U-Net (src/diffusion/unet.cpp, net.cpp, vdm.cpp, model.cpp) ---------------
-def group_norm(c):
-    return nn.GroupNorm(math.gcd(c, 8), c)
-
-
-def conv3(c_in, c_out, stride=1):
-    return nn.Conv2d(c_in, c_out, 3, stride, 1)
-
-
-def zero_(module):
-    with torch.no_grad():
-        for p in module.parameters():
-            p.zero_()
-
-
-def timestep_embedding(t, dim):
-    half = dim // 2
-    freqs = torch.exp(torch.arange(half, dtype=t.dtype) * (-math.log(10000.0) / max(half - 1, 1)))
-    args = 1000.0 * t.unsqueeze(1) * freqs.unsqueeze(0)
-    return torch.cat([torch.sin(args), torch.cos(args)], 1)  # dim is even here
-
-
-class GammaEmbedding(nn.Module):
-    def __init__(self, dim, gamma_min, gamma_max):
-        super().__init__()
-        self.dim, self.gamma_min, self.gamma_max = dim, gamma_min, gamma_max
-        self.l1 = nn.Linear(dim, 4 * dim)
-        self.l2 = nn.Linear(4 * dim, 4 * dim)
-
-    def forward(self, gamma):
-        t = (gamma - self.gamma_min) / (self.gamma_max - self.gamma_min)
-        return F.silu(self.l2(F.silu(self.l1(timestep_embedding(t, self.dim)))))
-
-
-class ResBlock(nn.Module):
-    def __init__(self, c_in, c_out, cond, dropout):
-        super().__init__()
-        self.norm1, self.conv1 = group_norm(c_in), conv3(c_in, c_out)
-        self.cond = nn.Linear(cond, c_out, bias=False)
-        self.norm2, self.dropout = group_norm(c_out), nn.Dropout(dropout)
-        self.conv2 = conv3(c_out, c_out)
-        zero_(self.cond)
-        zero_(self.conv2)
-        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else None
-
-    def forward(self, x, c):
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.cond(c).unsqueeze(-1).unsqueeze(-1)
-        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
-        return (self.skip(x) if self.skip is not None else x) + h
-
-
-class Attention(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.norm, self.qkv, self.proj = group_norm(c), nn.Conv2d(c, 3 * c, 1), nn.Conv2d(c, c, 1)
-        zero_(self.proj)
-
-    def forward(self, x):
-        q, k, v = self.qkv(self.norm(x)).flatten(2).chunk(3, 1)  # each (B, C, HW)
-        w = torch.softmax(torch.bmm(q.transpose(1, 2), k) / math.sqrt(x.shape[1]), -1)
-        return x + self.proj(torch.bmm(v, w.transpose(1, 2)).view(x.shape))
-
-
-class EpsUNet(nn.Module):
-    def __init__(self, image, channels=(32, 64), blocks=2, patch=2, fourier=(6, 7), dropout=0.0,
-                 gamma_min=-13.3, gamma_max=5.0):
-        super().__init__()
-        self.channels, self.blocks = list(channels), blocks
-        self.patch, self.fourier = patch, list(fourier)
-        ch, cond, p2 = self.channels, 4 * channels[0], patch * patch
-        self.embed = GammaEmbedding(ch[0], gamma_min, gamma_max)
-        self.conv_in = conv3(p2 * image[0] * (1 + 2 * len(fourier)), ch[0])
-        self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
-        self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
-        skips, cur = [ch[0]], ch[0]
-        for i, c in enumerate(ch):
-            for _ in range(blocks):
-                self.down.append(ResBlock(cur, c, cond, dropout))
-                cur = c
-                skips.append(cur)
-            if i + 1 < len(ch):
-                self.downsample.append(conv3(cur, cur, 2))
-                skips.append(cur)
-        self.mid1, self.attn, self.mid2 = (ResBlock(cur, cur, cond, dropout), Attention(cur),
-                                           ResBlock(cur, cur, cond, dropout))
-        for i in reversed(range(len(ch))):
-            for _ in range(blocks + 1):
-                self.up.append(ResBlock(cur + skips.pop(), ch[i], cond, dropout))
-                cur = ch[i]
-            if i > 0:
-                self.upsample.append(conv3(cur, cur))
-        self.norm_out, self.conv_out = group_norm(cur), conv3(cur, p2 * image[0])
-        zero_(self.conv_out)
-
-    def forward(self, z, gamma):
-        c = self.embed(gamma)
-        parts = [z]
-        for n in self.fourier:
-            angle = z * math.ldexp(2 * math.pi, n)
-            parts += [torch.sin(angle), torch.cos(angle)]
-        features = torch.cat(parts, 1)
-        if self.patch > 1:
-            features = F.pixel_unshuffle(features, self.patch)
-        skips = [self.conv_in(features)]
-        h, block, levels = skips[-1], 0, len(self.channels)
-        for i in range(levels):
-            for _ in range(self.blocks):
-                h = self.down[block](h, c)
-                block += 1
-                skips.append(h)
-            if i + 1 < levels:
-                h = self.downsample[i](h)
-                skips.append(h)
-        h = self.mid2(self.attn(self.mid1(h, c)), c)
-        block = 0
-        for i in reversed(range(levels)):
-            for _ in range(self.blocks + 1):
-                h = self.up[block](torch.cat([h, skips.pop()], 1), c)
-                block += 1
-            if i > 0:
-                h = F.interpolate(h, scale_factor=(2.0, 2.0), mode="nearest")
-                h = self.upsample[levels - 1 - i](h)
-        out = self.conv_out(F.silu(self.norm_out(h)))
-        if self.patch > 1:
-            out = F.pixel_shuffle(out, self.patch)
-        return z + out
-
-
-class FixedSchedule(nn.Module):
-    """γ(t) = γ0 + exp(log_gap)·t with both as buffers (ScheduleOptions kind "fixed")."""
-
-    def __init__(self, gamma_min=-13.3, gamma_max=5.0):
-        super().__init__()
-        self.register_buffer("gamma0", torch.full((), gamma_min))
-        self.register_buffer("log_gap", torch.full((), math.log(gamma_max - gamma_min)))
-
-
-def quantize_8bit(x):
-    return torch.round(x * 255).clamp(0, 255).to(torch.long)
-
-
-def encode_8bit(k):
-    return (2 * k.to(torch.float32) + 1) / 256.0 - 1
-
-
-def per_example(g, x):
-    return g if g.dim() == 0 else g.view(g.shape[0], *[1] * (x.dim() - 1))
-
-
+# --- the VDM's bound (src/diffusion/vdm.cpp, model.cpp) -------------------------------------------
 def sum_per_example(v):
     return v.flatten(1).sum(1)
-
-
-def log_alpha2(g):
-    return -F.softplus(g)
 
 
 def forward_marginal(f, gamma):
@@ -288,17 +107,16 @@ def recon_loss_8bit(k, z_0, gamma_0):
     return sum_per_example(log_norm - true_logit)
 
 
-class Vdm(nn.Module):
-    """VdmModel with the MNIST defaults: fixed γ, continuous time, antithetic times, the U-Net."""
+class Vdm(vdm.Vdm):
+    """deepgen's VDM (python/deepgen/vdm.py) with the MNIST defaults (fixed γ, the ε-U-Net) and
+    its training loss: continuous-time diffusion loss with antithetic times, recon and prior."""
 
     def __init__(self, image):
-        super().__init__()
+        super().__init__({}, image)
         self.dim = math.prod(image)
-        self.schedule = FixedSchedule()
-        self.net = EpsUNet(image)
 
     def loss(self, x):
-        f = encode_8bit(quantize_8bit(x)).to(x.dtype)
+        f = self.to_model_space(x)
         b = f.shape[0]
         t = torch.remainder(torch.rand(()) + torch.arange(b, dtype=f.dtype) / b, 1.0)
         shape_t, dshape_t = t, torch.ones_like(t)
@@ -306,16 +124,15 @@ class Vdm(nn.Module):
         gamma_t, dgamma_t = self.schedule.gamma0 + gap * shape_t, gap * dshape_t
         eps = torch.randn_like(f)
         mean, var = forward_marginal(f, gamma_t)
-        eps_hat = self.net(mean + var.sqrt() * eps, gamma_t)
+        eps_hat = self.eps(mean + var.sqrt() * eps, gamma_t)
         diffusion = 0.5 * dgamma_t * sum_per_example((eps - eps_hat).pow(2))
-        g0 = self.schedule.gamma0
-        g1 = self.schedule.gamma0 + self.schedule.log_gap.exp()
+        g0, g1 = self.schedule.gamma0, self.schedule.gamma1()
         mean0, var0 = forward_marginal(f, g0)
         z_0 = mean0 + var0.sqrt() * torch.randn_like(f)
         recon = recon_loss_8bit(quantize_8bit(x), z_0, g0)
         g = per_example(g1, f)
-        log_sigma2 = -F.softplus(-g)
-        prior = 0.5 * sum_per_example(torch.sigmoid(-g) * (f.pow(2) - 1) - log_sigma2.expand_as(f))
+        prior = 0.5 * sum_per_example(torch.sigmoid(-g) * (f.pow(2) - 1)
+                                      - log_sigma2(g).expand_as(f))
         per_bit = 1.0 / (self.dim * math.log(2.0))
         total = (diffusion + recon + prior).mean() * per_bit
         return total, [total.detach(), diffusion.mean().detach() * per_bit,
@@ -421,21 +238,7 @@ def set_blas_threads(n):
 
 # --- identity check against bench_peer_steps --dump DIR -----------------------------------------
 def read_safetensors(path):
-    dtypes = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64, "I32": torch.int32,
-              "U8": torch.uint8, "BOOL": torch.bool}
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    tensors = {}
-    for name, e in header.items():
-        begin, end = e["data_offsets"]
-        raw = bytearray(blob[8 + n + begin:8 + n + end])
-        dtype = dtypes[e["dtype"]]
-        t = torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)
-        tensors[name] = t.reshape(e["shape"]).clone()
-    return tensors, meta
+    return safetensors.read(path)
 
 
 def check(name, folder, foreach):
