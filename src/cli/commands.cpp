@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "deepgen/core/json_text.h"
 #include "deepgen/data/options.h"
 #include "deepgen/io/files.h"
 #include "deepgen/run/config.h"
@@ -65,9 +66,7 @@ void check_run_extras(const CLI::App& cmd) {
 }
 
 json read_json_file(const std::string& path) {
-  json j = json::parse(io::read_file(path), nullptr, false);
-  if (j.is_discarded()) throw Error(path + " is not valid JSON");
-  return j;
+  return parse_json_text(io::read_file(path), path);
 }
 
 json merged(json base, const json& patch) {

@@ -34,7 +34,14 @@ int main(int argc, char** argv) {
     std::cerr << "deepgen: error: " << commands.message(e.what()) << std::endl;
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "deepgen: internal error: " << e.what() << std::endl;
+    if (deepgen::is_out_of_memory(e)) {
+      std::cerr << "deepgen: error: out of memory (" << deepgen::brief(e)
+                << "): a size given is too large for this machine; lower it (--batch, --n, "
+                   "--hidden, --channels, --k, --iwae-k, --image-size, ...)"
+                << std::endl;
+    } else {
+      std::cerr << "deepgen: internal error: " << deepgen::brief(e) << std::endl;
+    }
     return 1;
   }
 }

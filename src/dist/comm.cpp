@@ -7,6 +7,8 @@
 #if DEEPGEN_WITH_NCCL
 #define USE_C10D_NCCL 1
 #endif
+#include <netdb.h>
+
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -110,6 +112,7 @@ class ProcessGroup final : public Communicator {
     o.numWorkers = static_cast<size_t>(env.world);
     o.waitWorkers = true;
     o.timeout = timeout;
+    require_resolvable(env.master_addr);
     try {
       auto store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, o);
       if (!env.agent_store) return store;
@@ -123,6 +126,20 @@ class ProcessGroup final : public Communicator {
                   "and that the port is free (" +
                   first_line(e.what()) + ")");
     }
+  }
+
+  // c10d retries an address that does not resolve until the timeout, warning every second;
+  // one lookup first turns that into one line at once.
+  static void require_resolvable(const std::string& host) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+    if (found != nullptr) ::freeaddrinfo(found);
+    if (rc != 0)
+      throw Error("MASTER_ADDR '" + host + "' does not resolve (" + ::gai_strerror(rc) +
+                  "): set it to an address every rank reaches, e.g. 127.0.0.1 on one machine "
+                  "(torchrun's master_addr option)");
   }
 
   static std::string first_line(const std::string& s) {

@@ -2,6 +2,7 @@
 // it, so a typo in a config file is an error, not a no-op.
 #include "deepgen/run/config.h"
 
+#include "deepgen/core/json_text.h"
 #include "deepgen/core/options.h"
 #include "deepgen/core/precision.h"
 #include "deepgen/data/options.h"
@@ -96,8 +97,7 @@ RunConfig load_run_config(const std::string& run_dir) {
   const std::string path = run_dir + "/config.json";
   if (!io::file_exists(path))
     throw Error("no run at " + run_dir + " (missing config.json): train one with deepgen train");
-  const json j = json::parse(io::read_file(path), nullptr, false);
-  if (j.is_discarded()) throw Error(path + " is not valid JSON");
+  const json j = parse_json_text(io::read_file(path), path);
   try {
     return run_config_from_json(saved_config(j));
   } catch (const Error& e) {

@@ -10,6 +10,7 @@
 #include "deepgen/run/model.h"
 #include "deepgen/run/outputs.h"
 #include "deepgen/run/run_dir.h"
+#include "deepgen/run/run_lock.h"
 
 namespace deepgen::run {
 
@@ -64,6 +65,10 @@ train::Outcome train_run(TrainRun run, const TrainHooks& hooks) {
   if (splits.test.size() == 0)
     throw Error(c.data.spec + " gives no test split: training reports test metrics, so set " +
                 option_ref("data", "test_fraction") + " in (0, 1)");
+  if (splits.train.sample_shape() != splits.test.sample_shape())
+    throw Error(c.data.spec + ": its train samples are " + shape_text(splits.train.sample_shape()) +
+                " but its test samples " + shape_text(splits.test.sample_shape()) +
+                ": the two splits must hold data of one shape");
   for (const auto& note : adapt_to_data(c, splits.train)) log(note);
   seed_global(c.train.seed);
   auto model = make_model(c);
@@ -76,8 +81,10 @@ train::Outcome train_run(TrainRun run, const TrainHooks& hooks) {
   c.train.weights_metadata = weights_metadata(c, splits.train.kind);
   train::check_options(c.train, splits.train);  // before the run directory is made
   const RunDir dir(run.run_dir);
+  std::unique_ptr<RunLock> lock;
   if (lead) {
     io::make_dirs(run.run_dir);
+    lock = std::make_unique<RunLock>(run.run_dir);
     io::write_file_atomic(dir.config(), to_json(c).dump(2) + "\n");
   }
   if (env.world > 1) {

@@ -1,11 +1,9 @@
 #include "deepgen/train/checkpoint.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
 
+#include "archive_file.h"
 #include "deepgen/core/error.h"
 #include "deepgen/io/files.h"
 #include "deepgen/io/safetensors.h"
@@ -81,6 +79,12 @@ void write_tensors(torch::serialize::OutputArchive& archive, const io::NamedTens
   write_tree(archive, name_tree(tensors));
 }
 
+// Training never saves NaN or Inf (the NaN guard stops first), so one on load is damage.
+void require_finite(const at::Tensor& t, const std::string& name) {
+  if (t.is_floating_point() && !at::isfinite(t).all().item<bool>())
+    throw Error("tensor '" + name + "' holds NaN or Inf values (a damaged or diverged file)");
+}
+
 // The tensor stored under a dotted name, or undefined when the archive lacks it.
 at::Tensor read_named(torch::serialize::InputArchive& archive, const std::string& name) {
   const size_t dot = name.find('.');
@@ -122,6 +126,7 @@ void read_tensors(torch::serialize::InputArchive& archive, const io::NamedTensor
       throw Error("tensor '" + name + "' has shape " + c10::str(stored[i].sizes()) +
                   ", the model expects " + c10::str(target.sizes()) +
                   " (different model configuration?)");
+    require_finite(stored[i], name);
     target.copy_(stored[i]);
   }
 }
@@ -136,24 +141,6 @@ io::NamedTensors ema_tensors(const Ema& ema, torch::nn::Module& module) {
   for (size_t i = 0; i < ema.shadow().size(); ++i)
     out.emplace_back(names[i].key(), ema.shadow()[i]);
   return out;
-}
-
-// Streams the archive into `tmp` through a writer that never reports a short write: PyTorch's
-// zip writer would throw from its destructor on one (std::terminate on a full disk). The
-// failure is raised here instead, after the writer is done. Streaming (not save_to(path)) also
-// keeps the temp file's name out of the zip's folder name.
-void save_archive(torch::serialize::OutputArchive& archive, const std::string& tmp,
-                  const std::string& path) {
-  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-  if (!out) throw Error("cannot write " + path + ": " + std::strerror(errno));
-  bool failed = false;
-  archive.save_to([&](const void* data, size_t n) -> size_t {
-    if (!failed && !out.write(static_cast<const char*>(data), static_cast<std::streamsize>(n)))
-      failed = true;
-    return n;
-  });
-  out.close();
-  if (failed || !out) throw Error("cannot write " + path + " (disk full?)");
 }
 
 }  // namespace
@@ -173,7 +160,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& module, const E
   archive.write("step", torch::tensor(state.step, torch::kInt64));
   archive.write("rng", state.rng);
   if (state.rng_ranks.defined()) archive.write("rng_ranks", state.rng_ranks);
-  io::write_atomic(path, [&](const std::string& tmp) { save_archive(archive, tmp, path); });
+  save_archive_file(archive, path);
 }
 
 CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& module, Ema* ema,
@@ -183,7 +170,7 @@ CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& modu
   CheckpointState state;
   try {
     torch::serialize::InputArchive archive, model_archive, optim_archive;
-    archive.load_from(path);
+    load_archive_file(archive, path);
     archive.read("model", model_archive);
     read_tensors(model_archive, module_tensors(module));
     archive.read("optimizer", optim_archive);
@@ -205,7 +192,7 @@ CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& modu
   } catch (const std::exception& e) {
     throw Error("checkpoint " + path +
                 " is unreadable or belongs to a different model configuration: " +
-                std::string(e.what()).substr(0, 200));
+                brief(e));
   }
   return state;
 }
@@ -227,6 +214,11 @@ void load_weights(const std::string& path, torch::nn::Module& module) {
     if (it->second.sizes() != target.sizes())
       throw Error("weights file " + path + ": tensor '" + name + "' has shape " +
                   c10::str(it->second.sizes()) + ", model expects " + c10::str(target.sizes()));
+    try {
+      require_finite(it->second, name);
+    } catch (const Error& e) {
+      throw Error("weights file " + path + ": " + e.what());
+    }
     target.copy_(it->second);
   }
 }

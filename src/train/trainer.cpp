@@ -116,6 +116,11 @@ class Run {
     parallel_.broadcast_state(module_, ema_.get());
     if (o_.resume) {
       parallel_.share_checkpoint(s, o_.seed);
+      if (s.step < 0 || s.step > total_)
+        throw Error("the checkpoint is at step " + std::to_string(s.step) + " but the run has " +
+                    std::to_string(total_) + ": give " + option_ref("train", "steps") + " above " +
+                    std::to_string(std::max<int64_t>(s.step, 0)) + " to train on (" +
+                    checkpoint_path(o_.run_dir) + ")");
       step_ = checkpoint_step_ = s.step;
       set_global_rng_state(s.rng);
       if (parallel_.writer()) io::truncate_metrics(metrics, static_cast<double>(step_));

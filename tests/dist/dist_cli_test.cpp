@@ -1,6 +1,8 @@
 // `deepgen train` as several data-parallel ranks: launched by hand (the torchrun variables) and
 // by torchrun itself, exact resume, a killed rank, and errors that stop every rank.
 #include <gtest/gtest.h>
+#include <netdb.h>
+#include <unistd.h>
 
 #include "cli/cli_support.h"
 #include "dist_support.h"
@@ -110,10 +112,28 @@ TEST(CliDist, ErrorsStopEveryRank) {
                                                            {"MASTER_PORT", "1"},
                                                            {"MASTER_ADDR", std::nullopt}}),
       "MASTER_ADDR is not set"));
+  // An address that does not resolve: one line at once, not c10d's retries until the timeout.
+  EXPECT_TRUE(one_line_error(deepgen(toy_train(dir.file("y"), {"--steps", "5"}),
+                                     {{"WORLD_SIZE", "2"},
+                                      {"RANK", "1"},
+                                      {"MASTER_PORT", "29999"},
+                                      {"MASTER_ADDR", "no-such-host.invalid"}}),
+                             "MASTER_ADDR 'no-such-host.invalid' does not resolve"));
+}
+
+bool host_name_resolves() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return false;
+  addrinfo* found = nullptr;
+  const int rc = ::getaddrinfo(name, nullptr, nullptr, &found);
+  if (found != nullptr) ::freeaddrinfo(found);
+  return rc == 0;
 }
 
 // torchrun --no_python launches the binary itself: its default (static) rendezvous, where the
-// agent hosts the store, and --standalone, where rank 0 hosts it.
+// agent hosts the store (given --master_addr, as the README says), and --standalone, which
+// sets MASTER_ADDR to the host name: where that does not resolve (a minimal root without it in
+// /etc/hosts) the ranks must fail at once with one line, not retry until the timeout.
 TEST(CliDist, TorchrunNoPython) {
   const std::string torchrun = "/usr/bin/torchrun";
   ASSERT_TRUE(fs::exists(torchrun)) << "torchrun missing: apt-get install python3-torch "
@@ -126,11 +146,18 @@ TEST(CliDist, TorchrunNoPython) {
     if (mode == "standalone")
       args.push_back("--standalone");
     else
-      args.insert(args.end(), {"--master_port", std::to_string(free_port())});
+      args.insert(args.end(),
+                  {"--master_addr", "127.0.0.1", "--master_port", std::to_string(free_port())});
     args.push_back(kBinary);
     for (const auto& a : toy_train(out, {"--steps", "30"})) args.push_back(a);
     Process p(args, {{"RANK", std::nullopt}, {"WORLD_SIZE", std::nullopt}}, torchrun);
     const Result r = p.wait(120.0);
+    if (mode == "standalone" && !host_name_resolves()) {
+      EXPECT_FALSE(r.timed_out) << describe(r);
+      EXPECT_NE(r.code, 0) << describe(r);
+      EXPECT_NE(r.err.find("does not resolve"), std::string::npos) << describe(r);
+      continue;
+    }
     ASSERT_TRUE(succeeded(r)) << mode;
     EXPECT_NE((r.out + r.err).find("as 2 data-parallel ranks"), std::string::npos) << mode;
     EXPECT_TRUE(fs::exists(out + "/model.safetensors")) << mode;

@@ -24,6 +24,7 @@ std::string report_of(const nlohmann::json& eval) {
 
 TEST(Report, ShowsTheClassifierFidWithItsSamplerPrecisionAndRecall) {
   nlohmann::json eval{{"metrics", {{"bpd", 4.75}}},
+                      {"examples", 2000},
                       {"classifier_fid",
                        {{"fid", 32.25},
                         {"samples", 1000},
@@ -31,7 +32,9 @@ TEST(Report, ShowsTheClassifierFidWithItsSamplerPrecisionAndRecall) {
                         {"recall", 0.896},
                         {"sampling", {{"sampler", "dpmpp2m"}, {"steps", 20}, {"nfe", 20}}}}}};
   const std::string html = report_of(eval);
-  EXPECT_NE(html.find("test bpd</th><td class=\"value\">4.75<"), std::string::npos);
+  EXPECT_NE(html.find("test bpd (bits/dim, 2000 test examples)</th><td class=\"value\">4.75<"),
+            std::string::npos)
+      << html;
   EXPECT_NE(html.find("classifier-FID (1000 samples, dpmpp2m with 20 network evaluations)</th>"
                       "<td class=\"value\">32.25<"),
             std::string::npos)

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <limits>
 
 #include "deepgen/core/error.h"
 #include "deepgen/core/rng.h"
@@ -146,6 +147,85 @@ TEST(Checkpoint, ModulesNamedAfterPythonKeywordsRoundTrip) {
   ASSERT_FALSE(torch::equal(flat_parameters(a), flat_parameters(b)));
   EXPECT_EQ(train::load_checkpoint(path, b, nullptr, *opt_b).step, 5);
   EXPECT_TRUE(torch::equal(flat_parameters(a), flat_parameters(b)));
+}
+
+// PyTorch's zip reader skips the zip's CRCs, so deepgen checks its own: every single-byte change
+// of a checkpoint is either refused with an error or (in the two bytes the check cannot cover,
+// the zip comment's length) leaves exactly the same weights. Before the checksum, 54 of 250
+// random mutations resumed with exit 0 and different weights.
+TEST(Checkpoint, EveryByteChangeIsRefusedOrHarmless) {
+  TempDir dir;
+  const std::string path = dir.file("c.pt"), bad = dir.file("bad.pt");
+  torch::manual_seed(1);
+  ToyDenoiser a;
+  auto opt_a = train::make_optimizer({}, a.module());
+  take_steps(a, *opt_a, nullptr, 2);
+  train::save_checkpoint(path, a.module(), nullptr, *opt_a, {3, global_rng_state()});
+  const std::string bytes = io::read_file(path);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
+  int refused = 0, harmless = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    std::string mutated = bytes;
+    // The last 60 bytes (directory end, comment, checksum) get a share of their own.
+    const int64_t n = static_cast<int64_t>(bytes.size());
+    const int64_t at = trial % 4 == 0 ? n - 1 - at::randint(60, {1}, gen).item<int64_t>()
+                                      : at::randint(n, {1}, gen).item<int64_t>();
+    mutated[at] = static_cast<char>(mutated[at] ^ (1 + at::randint(255, {1}, gen).item<int>()));
+    io::write_file_atomic(bad, mutated);
+    ToyDenoiser b;
+    auto opt_b = train::make_optimizer({}, b.module());
+    try {
+      train::load_checkpoint(bad, b.module(), nullptr, *opt_b);
+    } catch (const Error& e) {
+      ++refused;
+      continue;
+    }
+    ++harmless;
+    EXPECT_TRUE(torch::equal(flat_parameters(a.module()), flat_parameters(b.module())))
+        << "byte " << at << " changed the weights without an error";
+  }
+  EXPECT_GE(refused, 190) << harmless << " loaded";
+}
+
+TEST(Checkpoint, DamagedChecksumSaysSo) {
+  TempDir dir;
+  const std::string path = dir.file("c.pt");
+  ToyDenoiser a;
+  auto opt = train::make_optimizer({}, a.module());
+  train::save_checkpoint(path, a.module(), nullptr, *opt, {1, global_rng_state()});
+  std::string bytes = io::read_file(path);
+  bytes[bytes.size() / 2] ^= 0x10;  // inside the tensors' data
+  io::write_file_atomic(path, bytes);
+  try {
+    train::load_checkpoint(path, a.module(), nullptr, *opt);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("c.pt"), std::string::npos) << what;
+    EXPECT_NE(what.find("damaged"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
+}
+
+TEST(Weights, NonFiniteValuesAreAnErrorNamingTheTensor) {
+  TempDir dir;
+  const std::string path = dir.file("w.safetensors");
+  ToyDenoiser a;
+  const auto named = a.module().named_parameters();
+  {
+    torch::NoGradGuard no_grad;
+    named[0].value().view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
+  }
+  train::save_weights(path, a.module());
+  ToyDenoiser b;
+  try {
+    train::load_weights(path, b.module());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'" + named[0].key() + "'"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("NaN"), std::string::npos) << e.what();
+  }
 }
 
 // Checkpoints written before tensors were named (t0, t1, ... and a count) still resume.

@@ -15,4 +15,10 @@ class Error : public std::runtime_error {
 // message never names a flag that does not exist (core/options.h declares the options).
 std::string option_ref(const std::string& section, const std::string& key);
 
+// An exception's message as one line: c10::Error without its C++ stack, then its first line.
+std::string brief(const std::exception& e);
+
+// Whether `e` is an allocation failure (std::bad_alloc, or LibTorch's "can't allocate memory").
+bool is_out_of_memory(const std::exception& e);
+
 }  // namespace deepgen
