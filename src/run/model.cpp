@@ -66,7 +66,13 @@ std::unique_ptr<train::GenerativeModel> load_trained_model(const RunConfig& c,
   const std::string path = ema && has_ema ? dir.ema_weights() : dir.weights();
   if (!io::file_exists(path))
     throw Error("run " + run_dir + " has no weights yet (missing " + path + ")");
-  train::load_weights(path, model->module());
+  const auto metadata = train::load_weights(path, model->module());
+  // A data shape of the same size (784 = 28x28 = 14x56) loads the weights of an MLP without
+  // complaint; the weights' own record of the shape catches an edited config.json.
+  const auto trained = metadata.find("data_shape");
+  if (trained != metadata.end() && trained->second != json(c.data_shape).dump())
+    throw Error(path + " was trained on data of shape " + trained->second + " but " + dir.config() +
+                " says " + json(c.data_shape).dump() + ": restore its data_shape");
   model->module().to(resolve_device(c.runtime.device));
   model->module().eval();
   return model;

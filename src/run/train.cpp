@@ -1,6 +1,8 @@
 // One run from configuration to report.
 #include "deepgen/run/train.h"
 
+#include <filesystem>
+
 #include "deepgen/core/error.h"
 #include "deepgen/core/rng.h"
 #include "deepgen/core/runtime.h"
@@ -85,6 +87,8 @@ train::Outcome train_run(TrainRun run, const TrainHooks& hooks) {
   if (lead) {
     io::make_dirs(run.run_dir);
     lock = std::make_unique<RunLock>(run.run_dir);
+    if (!run.resume)
+      for (const auto& file : dir.outputs()) std::filesystem::remove(file);
     io::write_file_atomic(dir.config(), to_json(c).dump(2) + "\n");
   }
   if (env.world > 1) {

@@ -191,8 +191,7 @@ CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& modu
     throw Error("checkpoint " + path + ": " + e.what());
   } catch (const std::exception& e) {
     throw Error("checkpoint " + path +
-                " is unreadable or belongs to a different model configuration: " +
-                brief(e));
+                " is unreadable or belongs to a different model configuration: " + brief(e));
   }
   return state;
 }
@@ -203,8 +202,10 @@ void save_weights(const std::string& path, torch::nn::Module& module,
   io::save_safetensors(path, module_tensors(module), metadata);
 }
 
-void load_weights(const std::string& path, torch::nn::Module& module) {
-  io::NamedTensors file = io::load_safetensors(path);
+std::map<std::string, std::string> load_weights(const std::string& path,
+                                                torch::nn::Module& module) {
+  std::map<std::string, std::string> metadata;
+  io::NamedTensors file = io::load_safetensors(path, &metadata);
   std::map<std::string, at::Tensor> by_name(file.begin(), file.end());
   torch::NoGradGuard no_grad;
   for (auto& [name, target] : module_tensors(module)) {
@@ -221,6 +222,7 @@ void load_weights(const std::string& path, torch::nn::Module& module) {
     }
     target.copy_(it->second);
   }
+  return metadata;
 }
 
 }  // namespace deepgen::train

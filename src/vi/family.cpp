@@ -1,6 +1,8 @@
 // The VAE described once for the run layer and the CLI.
 #include "deepgen/vi/family.h"
 
+#include "deepgen/core/error.h"
+
 namespace deepgen::vi {
 
 namespace {
@@ -12,11 +14,24 @@ VaeOptions base(const train::Shape& shape) {
   return o;
 }
 
+// A Bernoulli decoder models values in [0, 1] (pixels, binarised or not); on anything else its
+// likelihood is meaningless and the loss silently garbage.
+void require_unit_interval(const data::Dataset& train) {
+  if (train.x.scalar_type() == at::kByte) return;  // 8-bit pixels: k / 255
+  const at::Tensor x = train.values();
+  const double lo = x.min().item<double>(), hi = x.max().item<double>();
+  if (lo < 0 || hi > 1)
+    throw Error(option_ref("vae", "likelihood") + " bernoulli models values in [0, 1], but " +
+                train.name.substr(0, train.name.rfind('/')) + " holds values in [" + c10::str(lo) +
+                ", " + c10::str(hi) + "]: use " + option_ref("vae", "likelihood") + " gaussian");
+}
+
 // Per-example q needs the training-set size; variational EM (MATH 1.2) takes the whole set
 // every step, so the trainer's batch is that size.
 std::vector<std::string> adapt(nlohmann::json& given, const data::Dataset& train,
                                train::TrainOptions& trainer) {
   const std::string inference = given.value("inference", VaeOptions().inference());
+  if (given.value("likelihood", "") == "bernoulli") require_unit_interval(train);
   std::vector<std::string> notes;
   if (inference != "amortized") given["num_points"] = train.size();
   if (inference == "full" && trainer.batch != train.size()) {

@@ -100,6 +100,38 @@ TEST(CliFaults, TrainAndTestOfDifferentShapesAreRefusedUpFront) {
   EXPECT_FALSE(fs::exists(run));
 }
 
+// What a run reads back must be what it wrote: a config.json whose data shape was edited to one
+// of the same size (2 -> 1x2 here) is refused against the weights' metadata; a new run in a used
+// directory removes the earlier run's files (its EMA weights, its spike checkpoint) first.
+TEST(CliFaults, RunFilesAreNeverMistakenForAnotherRuns) {
+  TempDir dir;
+  const std::string run = dir.file("run");
+  auto train = [&](std::vector<std::string> more) {
+    std::vector<std::string> args{"train",   "vae", "--data", "toy:moons", "--hidden",  "16",
+                                  "--steps", "4",   "--out",  run,         "--threads", "1"};
+    args.insert(args.end(), more.begin(), more.end());
+    return deepgen(args);
+  };
+  ASSERT_TRUE(succeeded(train({"--ema", "0.9"})));
+  ASSERT_TRUE(fs::exists(run + "/ema.safetensors"));
+  ASSERT_TRUE(succeeded(train({})));
+  EXPECT_FALSE(fs::exists(run + "/ema.safetensors"));
+
+  json config = json::parse(read_text(run + "/config.json"));
+  config["data_shape"] = {1, 2};
+  std::ofstream(run + "/config.json") << config.dump();
+  EXPECT_TRUE(one_line_error(deepgen({"sample", "--run", run, "--out", dir.file("s.csv")}),
+                             "was trained on data of shape [2]"));
+}
+
+TEST(CliFaults, BernoulliDecoderOnDataOutsideTheUnitIntervalIsRefused) {
+  TempDir dir;
+  EXPECT_TRUE(one_line_error(deepgen({"train", "vae", "--data", "toy:moons", "--likelihood",
+                                      "bernoulli", "--steps", "2", "--out", dir.file("r")}),
+                             "--likelihood bernoulli models values in [0, 1]"));
+  EXPECT_FALSE(fs::exists(dir.file("r")));
+}
+
 // The step of the last complete metrics row (a row torn by the kill does not count).
 double last_logged_step(const std::string& run) {
   double step = 0;

@@ -1,6 +1,7 @@
 #pragma once
 // The run directory: every file a run holds, named in one place.
 #include <string>
+#include <vector>
 
 namespace deepgen::run {
 
@@ -21,6 +22,9 @@ struct RunDir {
   std::string loss_svg() const { return file("loss.svg"); }
   std::string report() const { return file("report.html"); }
   std::string file(const std::string& name) const { return path + "/" + name; }
+  // Every file a run writes (config.json aside): a new run in a used directory removes them
+  // first, so nothing of the earlier run (its EMA weights, its samples) passes for this one's.
+  std::vector<std::string> outputs() const;
 };
 
 }  // namespace deepgen::run

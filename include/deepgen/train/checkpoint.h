@@ -29,7 +29,8 @@ CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& modu
 // `metadata` goes into the file's __metadata__ (strings only, as the format requires).
 void save_weights(const std::string& path, torch::nn::Module& module,
                   std::map<std::string, std::string> metadata = {});
-// Every name and shape must match the module; errors name the file and the tensor.
-void load_weights(const std::string& path, torch::nn::Module& module);
+// Every name and shape must match the module; errors name the file and the tensor. Returns the
+// file's metadata (empty for files written before deepgen stored it).
+std::map<std::string, std::string> load_weights(const std::string& path, torch::nn::Module& module);
 
 }  // namespace deepgen::train
