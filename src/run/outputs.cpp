@@ -38,11 +38,12 @@ void write_csv(const std::string& path, const at::Tensor& points) {
 }
 
 json evaluation(train::GenerativeModel& model, const RunConfig& c, const data::Dataset& test,
-                int64_t batch, int64_t max_batches, uint64_t seed) {
+                int64_t batch, int64_t max_batches, uint64_t seed,
+                const train::EvalProgress& progress) {
   const c10::Device device = resolve_device(c.runtime.device);
   seed_global(seed);
   model.module().eval();
-  json metrics = train::evaluate(model, test, batch, device, max_batches);
+  json metrics = train::evaluate(model, test, batch, device, max_batches, nullptr, progress);
   json out{{"model", c.model},
            {"data", c.data.spec},
            {"split", "test"},

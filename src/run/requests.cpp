@@ -1,7 +1,9 @@
 // sample and eval: a trained run's model with the overrides the user gave, then its outputs.
 #include "deepgen/run/requests.h"
 
+#include <chrono>
 #include <cmath>
+#include <memory>
 
 #include "deepgen/core/runtime.h"
 #include "deepgen/eval/fid.h"
@@ -120,6 +122,30 @@ std::string sample_run(const SampleRequest& r, const json& overrides, const json
   return r.out;
 }
 
+namespace {
+
+// A line at most every 10 s, with the rate and the time left: an IWAE-k or many-sample bound
+// can take minutes, and silence looks like a hang.
+train::EvalProgress throttled_progress(const std::function<void(const std::string&)>& log) {
+  if (!log) return {};
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  auto last = std::make_shared<Clock::time_point>(start);
+  return [log, start, last](int64_t done, int64_t total) {
+    const auto now = Clock::now();
+    if (now - *last < std::chrono::seconds(10) && done != total) return;
+    if (done == total && now - start < std::chrono::seconds(10)) return;  // quick: no noise
+    *last = now;
+    const double seconds = std::chrono::duration<double>(now - start).count();
+    const double left = seconds / static_cast<double>(done) * static_cast<double>(total - done);
+    log("eval: batch " + std::to_string(done) + "/" + std::to_string(total) + " | " +
+        c10::str(seconds / static_cast<double>(done)) + " s/batch | ETA " +
+        std::to_string(static_cast<int64_t>(left)) + " s");
+  };
+}
+
+}  // namespace
+
 json eval_run(const EvalRequest& r, const json& overrides,
               const std::function<void(const std::string&)>& log, const json& runtime) {
   eval_option_table().validate(r);
@@ -127,7 +153,8 @@ json eval_run(const EvalRequest& r, const json& overrides,
   data::Splits splits = data::load_data(c.data);
   auto [model, precision] = ready_model(c, r.run, true, log);
   model->keep_training_data(splits.train);
-  json out = evaluation(*model, c, splits.test, r.batch, r.max_batches, r.seed);
+  json out =
+      evaluation(*model, c, splits.test, r.batch, r.max_batches, r.seed, throttled_progress(log));
   for (const auto& [key, value] : overrides.items()) out[key] = value;  // e.g. iwae_k, T
   if (r.fid) out["classifier_fid"] = fid_metric(*model, c, splits.test, r.fid_samples, r.seed, log);
   out["run"] = r.run;

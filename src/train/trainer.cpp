@@ -313,7 +313,7 @@ TrainResult train(GenerativeModel& model, const data::Dataset& train_data,
 
 std::map<std::string, double> evaluate(GenerativeModel& model, const data::Dataset& data,
                                        int64_t batch, c10::Device device, int64_t max_batches,
-                                       dist::Communicator* comm) {
+                                       dist::Communicator* comm, const EvalProgress& progress) {
   torch::NoGradGuard no_grad;
   const int64_t n = data.size();
   if (n == 0) throw Error("cannot evaluate on the empty data set " + data.name);
@@ -332,6 +332,7 @@ std::map<std::string, double> evaluate(GenerativeModel& model, const data::Datas
     sums["loss"] += out.loss.item<double>() * len;
     for (const auto& [name, value] : out.parts) sums[name] += value.item<double>() * len;
     seen += len;
+    if (progress) progress((b - rank) / world + 1, (count - rank + world - 1) / world);
   }
   if (world > 1) {
     std::vector<double> values{static_cast<double>(seen)};

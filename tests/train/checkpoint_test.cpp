@@ -365,5 +365,16 @@ TEST(Evaluate, WeightedMeanOverUnevenBatches) {
   EXPECT_GT(std::abs(first.at("loss") - full.at("loss")), 0.0);
 }
 
+// eval's progress line (issue 18: a long IWAE bound was silent) is fed one call per batch.
+TEST(Evaluate, ReportsProgressAfterEveryBatch) {
+  ToyDenoiser m;
+  auto d = toy_points(10);
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  train::evaluate(m, d, 4, c10::Device(c10::kCPU), 0, nullptr,
+                  [&](int64_t done, int64_t total) { calls.emplace_back(done, total); });
+  const std::vector<std::pair<int64_t, int64_t>> expected{{1, 3}, {2, 3}, {3, 3}};
+  EXPECT_EQ(calls, expected);
+}
+
 }  // namespace
 }  // namespace deepgen::testing

@@ -20,7 +20,7 @@ void write_csv(const std::string& path, const at::Tensor& points);  // one row p
 // distance of samples to the test split: what eval.json holds.
 nlohmann::json evaluation(train::GenerativeModel& model, const RunConfig& config,
                           const data::Dataset& test, int64_t batch, int64_t max_batches,
-                          uint64_t seed);
+                          uint64_t seed, const train::EvalProgress& progress = {});
 // Classifier-FID, precision and recall (eval/fid.h) of `samples` model samples against the whole
 // test split, all three from one pass of the classifier over each set; the classifier is
 // trained once per data set and cached in the data root (`log` reports that).

@@ -89,8 +89,11 @@ TrainResult train(GenerativeModel& model, const data::Dataset& train_data,
 // Mean of model.evaluate() over a data set (weighted by batch size), without gradients. With a
 // communicator of several ranks, each rank evaluates every world-th batch and the sums are
 // reduced, so every rank returns the mean over the whole set.
+// `progress(done, total)` is called after each batch (this rank's count when sharded).
+using EvalProgress = std::function<void(int64_t done, int64_t total)>;
 std::map<std::string, double> evaluate(GenerativeModel& model, const data::Dataset& data,
                                        int64_t batch, c10::Device device, int64_t max_batches = 0,
-                                       dist::Communicator* comm = nullptr);
+                                       dist::Communicator* comm = nullptr,
+                                       const EvalProgress& progress = {});
 
 }  // namespace deepgen::train
