@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "deepgen/core/precision.h"
+#include "deepgen/core/progress.h"
 #include "deepgen/data/transforms.h"
 #include "deepgen/diffusion/sampler.h"
 #include "deepgen/diffusion/vdm.h"
@@ -156,7 +157,10 @@ at::Tensor VdmImpl::sample(int64_t n, const std::string& sampler, int64_t steps)
   auto z_1 = at::randn(shape, gen, opts.device(torch::kCPU)).to(opts.device());
   auto gammas = sampling_gammas(schedule_, options_.sample_grid, steps);
   EpsFn eps = [this](const at::Tensor& z, const at::Tensor& g) { return this->eps(z, g); };
-  return from_model_space(sample_loop(sampler, eps, gammas, z_1, gen));
+  const auto progress = [](int64_t done, int64_t total) {
+    report_progress("sample", done, total);  // to whoever listens (core/progress.h)
+  };
+  return from_model_space(sample_loop(sampler, eps, gammas, z_1, gen, progress));
 }
 
 VdmModel::VdmModel(VdmOptions options) : vdm_(std::move(options)) {}

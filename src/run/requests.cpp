@@ -5,6 +5,7 @@
 #include <cmath>
 #include <memory>
 
+#include "deepgen/core/progress.h"
 #include "deepgen/core/runtime.h"
 #include "deepgen/eval/fid.h"
 #include "deepgen/io/image.h"
@@ -65,6 +66,34 @@ const OptionTable<EvalRequest>& eval_option_table() {
 
 namespace {
 
+// A line at most every 10 s, with the rate and the time left: sampling with many steps or an
+// IWAE-k bound can take minutes, and silence looks like a hang. Quick work prints nothing.
+ProgressListener progress_lines(const std::function<void(const std::string&)>& log) {
+  if (!log) return {};
+  using Clock = std::chrono::steady_clock;
+  struct State {
+    Clock::time_point start = Clock::now(), last = Clock::now();
+    std::string what;
+  };
+  auto state = std::make_shared<State>();
+  return [log, state](const std::string& what, int64_t done, int64_t total) {
+    const auto now = Clock::now();
+    if (what != state->what || done == 1) {  // a new loop (e.g. the next chunk of samples)
+      if (what != state->what) state->last = now;
+      state->what = what;
+      state->start = now;
+    }
+    const bool quiet = now - state->last < std::chrono::seconds(10);
+    if (quiet && !(done == total && now - state->start >= std::chrono::seconds(10))) return;
+    state->last = now;
+    const double seconds = std::chrono::duration<double>(now - state->start).count();
+    const double per_step = seconds / static_cast<double>(done);
+    log(what + ": step " + std::to_string(done) + "/" + std::to_string(total) + " | " +
+        c10::str(per_step) + " s/step | ETA " +
+        std::to_string(static_cast<int64_t>(per_step * static_cast<double>(total - done))) + " s");
+  };
+}
+
 bool ends_with(const std::string& s, const std::string& e) {
   return s.size() > e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;
 }
@@ -106,6 +135,7 @@ std::string sample_run(const SampleRequest& r, const json& overrides, const json
                 (plane ? ", FILE.png (scatter)" : "") + " or FILE.npy (an array)");
   if (folder) io::check_new_folder(r.out);                   // before the sampling, not after
   auto model = ready_model(c, r.run, !r.no_ema, log).first;  // sampling needs no training data
+  const ProgressScope scope(progress_lines(log));
   at::Tensor s = draw_samples(*model, r.n, r.seed);
   if (npy) {
     io::write_npy(r.out, s);
@@ -122,30 +152,6 @@ std::string sample_run(const SampleRequest& r, const json& overrides, const json
   return r.out;
 }
 
-namespace {
-
-// A line at most every 10 s, with the rate and the time left: an IWAE-k or many-sample bound
-// can take minutes, and silence looks like a hang.
-train::EvalProgress throttled_progress(const std::function<void(const std::string&)>& log) {
-  if (!log) return {};
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
-  auto last = std::make_shared<Clock::time_point>(start);
-  return [log, start, last](int64_t done, int64_t total) {
-    const auto now = Clock::now();
-    if (now - *last < std::chrono::seconds(10) && done != total) return;
-    if (done == total && now - start < std::chrono::seconds(10)) return;  // quick: no noise
-    *last = now;
-    const double seconds = std::chrono::duration<double>(now - start).count();
-    const double left = seconds / static_cast<double>(done) * static_cast<double>(total - done);
-    log("eval: batch " + std::to_string(done) + "/" + std::to_string(total) + " | " +
-        c10::str(seconds / static_cast<double>(done)) + " s/batch | ETA " +
-        std::to_string(static_cast<int64_t>(left)) + " s");
-  };
-}
-
-}  // namespace
-
 json eval_run(const EvalRequest& r, const json& overrides,
               const std::function<void(const std::string&)>& log, const json& runtime) {
   eval_option_table().validate(r);
@@ -153,8 +159,12 @@ json eval_run(const EvalRequest& r, const json& overrides,
   data::Splits splits = data::load_data(c.data);
   auto [model, precision] = ready_model(c, r.run, true, log);
   model->keep_training_data(splits.train);
-  json out =
-      evaluation(*model, c, splits.test, r.batch, r.max_batches, r.seed, throttled_progress(log));
+  const ProgressListener lines = progress_lines(log);
+  const ProgressScope scope(lines);  // the FID's sampling
+  const train::EvalProgress batches = [&](int64_t done, int64_t total) {
+    if (lines) lines("eval", done, total);
+  };
+  json out = evaluation(*model, c, splits.test, r.batch, r.max_batches, r.seed, batches);
   for (const auto& [key, value] : overrides.items()) out[key] = value;  // e.g. iwae_k, T
   if (r.fid) out["classifier_fid"] = fid_metric(*model, c, splits.test, r.fid_samples, r.seed, log);
   out["run"] = r.run;

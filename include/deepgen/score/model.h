@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "deepgen/core/progress.h"
 #include "deepgen/nn/unet.h"
 #include "deepgen/score/langevin.h"
 #include "deepgen/train/model.h"
@@ -130,7 +131,9 @@ class ScoreModel : public train::GenerativeModel {
   std::vector<double> sigmas_;
   torch::nn::AnyModule net_;
   at::Tensor kde_data_;
-  StepCallback progress_;
+  StepCallback progress_ = [](int64_t done, int64_t total, const at::Tensor&) {
+    report_progress("sample", done, total);  // to whoever listens (core/progress.h)
+  };
 };
 
 }  // namespace deepgen::score
