@@ -76,12 +76,48 @@ void write_file(torch::serialize::OutputArchive& archive, const std::string& tmp
   if (failed || !out) throw Error("cannot write " + path + " (disk full?)");
 }
 
+Error damaged(const std::string& why) {
+  return Error("damaged (" + why + "): resume from an intact copy, or start a new run");
+}
+
+uint32_t le(const std::string& b, size_t at, int bytes) {
+  uint32_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(b[at + i]);
+  return v;
+}
+
+// The zip's own per-entry CRC-32s (PyTorch stores its entries uncompressed), for checkpoints
+// written before deepgen's checksum: a damaged one must not reach PyTorch's reader either.
+// Zip64 archives (over 4 GiB) are left to that reader.
+void verify_entries(const std::string& b) {
+  const size_t n = b.size(), eocd = n - kEocd;
+  const uint32_t entries = le(b, eocd + 10, 2), size = le(b, eocd + 12, 4),
+                 start = le(b, eocd + 16, 4);
+  if (entries == 0xffff || size == 0xffffffffu || start == 0xffffffffu) return;  // zip64
+  if (static_cast<uint64_t>(start) + size > eocd) throw damaged("its zip directory is cut");
+  size_t at = start;
+  for (uint32_t e = 0; e < entries; ++e) {
+    if (at + 46 > eocd || b.compare(at, 4, "PK\x01\x02") != 0)
+      throw damaged("its zip directory is broken");
+    const uint32_t method = le(b, at + 10, 2), crc = le(b, at + 16, 4), length = le(b, at + 20, 4);
+    const size_t local = le(b, at + 42, 4);
+    at += 46 + le(b, at + 28, 2) + le(b, at + 30, 2) + le(b, at + 32, 2);
+    if (method != 0 || length == 0xffffffffu) continue;  // not PyTorch's stored layout
+    if (local + 30 > n || b.compare(local, 4, "PK\x03\x04") != 0)
+      throw damaged("a zip entry's header is broken");
+    const size_t data = local + 30 + le(b, local + 26, 2) + le(b, local + 28, 2);
+    if (data + length > n) throw damaged("a zip entry is cut");
+    if (crc_of(crc_of(0, nullptr, 0), b.data() + data, length) != crc)
+      throw damaged("a zip entry's CRC-32 does not match its bytes");
+  }
+}
+
 void verify(std::string& bytes) {
   const size_t n = bytes.size();
-  if (n >= kEocd && is_plain_eocd(bytes.substr(n - kEocd))) return;  // before the checksum
-  const auto damaged = [&](const std::string& why) {
-    return Error("damaged (" + why + "): resume from an intact copy, or start a new run");
-  };
+  if (n >= kEocd && is_plain_eocd(bytes.substr(n - kEocd))) {  // before deepgen's checksum
+    verify_entries(bytes);
+    return;
+  }
   if (n < kEocd + kComment || bytes.compare(n - kComment, kTagLength, kTag) != 0 ||
       bytes.compare(n - kComment - kEocd, 4, "PK\x05\x06") != 0)
     throw damaged("no checksum where deepgen writes it");

@@ -256,6 +256,23 @@ TEST(Checkpoint, IndexedCheckpointsOfEarlierVersionsStillLoad) {
   ASSERT_FALSE(torch::equal(flat_parameters(a.module()), flat_parameters(b.module())));
   EXPECT_EQ(train::load_checkpoint(path, b.module(), nullptr, *opt_b).step, 3);
   EXPECT_TRUE(torch::equal(flat_parameters(a.module()), flat_parameters(b.module())));
+
+  // Without deepgen's checksum the zip's own entry CRCs are checked: damage is refused.
+  const std::string bytes = io::read_file(path);
+  int refused = 0;
+  for (size_t at = 0; at < bytes.size(); at += 97) {
+    std::string mutated = bytes;
+    mutated[at] = static_cast<char>(mutated[at] ^ 0x5a);
+    io::write_file_atomic(path, mutated);
+    try {
+      train::load_checkpoint(path, b.module(), nullptr, *opt_b);
+      EXPECT_TRUE(torch::equal(flat_parameters(a.module()), flat_parameters(b.module())))
+          << "byte " << at << " changed the weights without an error";
+    } catch (const Error&) {
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 0);
 }
 
 TEST(Weights, MetadataIsWrittenBesideTheFormatKey) {
