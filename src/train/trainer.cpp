@@ -161,9 +161,10 @@ class Run {
     std::string keep = io::file_exists(ckpt) ? "the last good checkpoint is kept at " + ckpt
                                              : "no checkpoint was written yet";
     throw Error("non-finite training loss (" + std::to_string(loss) + ") at step " +
-                std::to_string(step_ + 1) + "; training stopped and " + keep + ". Lower " +
-                option_ref("train", "lr") + ", set " + option_ref("train", "grad_clip") +
-                ", or check the data for NaN/Inf");
+                std::to_string(step_ + 1) + "; training stopped and " + keep +
+                ". A plain resume repeats it: resume with a lower " + option_ref("train", "lr") +
+                " or a " + option_ref("train", "grad_clip") +
+                " (they are saved with the run), or check the data for NaN/Inf");
   }
 
   void report_progress(Clock::time_point t0, int64_t first) {
