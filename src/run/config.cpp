@@ -87,7 +87,10 @@ json saved_config(json j) {
   if (!j.is_object()) return j;
   if (!j.contains("precision")) j["precision"] = "fp32";
   json* model = j.contains("model_options") ? &j["model_options"] : nullptr;
-  if (j.value("model", "") == "score" && model && model->is_object() &&
+  // j.value("model", "") would throw nlohmann's type_error on a non-string "model" (the
+  // reader names that error itself).
+  const auto name = j.find("model");
+  if (name != j.end() && *name == "score" && model && model->is_object() &&
       !model->contains("architecture"))
     (*model)["architecture"] = "small-unet";
   return j;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "deepgen/core/error.h"
 #include "deepgen/io/files.h"
@@ -86,29 +87,57 @@ uint32_t le(const std::string& b, size_t at, int bytes) {
   return v;
 }
 
-// The zip's own per-entry CRC-32s (PyTorch stores its entries uncompressed), for checkpoints
-// written before deepgen's checksum: a damaged one must not reach PyTorch's reader either.
-// Zip64 archives (over 4 GiB) are left to that reader.
+// The CRC-32 of a deflated entry's content, which must inflate to exactly `size` bytes.
+uint32_t inflated_crc(const char* data, size_t length, uint32_t size) {
+  z_stream z{};
+  if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw Error("zlib: cannot start inflating");
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
+  z.avail_in = static_cast<uInt>(length);
+  std::vector<char> out(1 << 16);
+  uint32_t crc = crc_of(0, nullptr, 0);
+  uint64_t total = 0;
+  int rc = Z_OK;
+  while (rc == Z_OK && total <= size) {
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    rc = inflate(&z, Z_NO_FLUSH);
+    const size_t produced = out.size() - z.avail_out;
+    if (rc == Z_BUF_ERROR && produced == 0) break;  // input ended before the stream did
+    crc = crc_of(crc, out.data(), produced);
+    total += produced;
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END || total != size) throw damaged("a compressed zip entry does not inflate");
+  return crc;
+}
+
+// The zip's own per-entry CRC-32s (PyTorch stores tensors uncompressed and deflates some code
+// records), for checkpoints written before deepgen's checksum: a damaged one must not reach
+// PyTorch's reader either. deepgen never wrote one over 4 GiB, so a zip64 marker is damage.
 void verify_entries(const std::string& b) {
   const size_t n = b.size(), eocd = n - kEocd;
   const uint32_t entries = le(b, eocd + 10, 2), size = le(b, eocd + 12, 4),
                  start = le(b, eocd + 16, 4);
-  if (entries == 0xffff || size == 0xffffffffu || start == 0xffffffffu) return;  // zip64
+  if (entries == 0xffff || size == 0xffffffffu || start == 0xffffffffu)
+    throw damaged("a zip64 directory in a checkpoint of an earlier deepgen");
   if (static_cast<uint64_t>(start) + size > eocd) throw damaged("its zip directory is cut");
   size_t at = start;
   for (uint32_t e = 0; e < entries; ++e) {
     if (at + 46 > eocd || b.compare(at, 4, "PK\x01\x02") != 0)
       throw damaged("its zip directory is broken");
-    const uint32_t method = le(b, at + 10, 2), crc = le(b, at + 16, 4), length = le(b, at + 20, 4);
+    const uint32_t method = le(b, at + 10, 2), crc = le(b, at + 16, 4), length = le(b, at + 20, 4),
+                   size = le(b, at + 24, 4);
     const size_t local = le(b, at + 42, 4);
     at += 46 + le(b, at + 28, 2) + le(b, at + 30, 2) + le(b, at + 32, 2);
-    if (method != 0 || length == 0xffffffffu) continue;  // not PyTorch's stored layout
+    if ((method != 0 && method != 8) || length == 0xffffffffu || size == 0xffffffffu)
+      throw damaged("a zip entry PyTorch does not write (method " + std::to_string(method) + ")");
     if (local + 30 > n || b.compare(local, 4, "PK\x03\x04") != 0)
       throw damaged("a zip entry's header is broken");
     const size_t data = local + 30 + le(b, local + 26, 2) + le(b, local + 28, 2);
     if (data + length > n) throw damaged("a zip entry is cut");
-    if (crc_of(crc_of(0, nullptr, 0), b.data() + data, length) != crc)
-      throw damaged("a zip entry's CRC-32 does not match its bytes");
+    const uint32_t actual = method == 0 ? crc_of(crc_of(0, nullptr, 0), b.data() + data, length)
+                                        : inflated_crc(b.data() + data, length, size);
+    if (actual != crc) throw damaged("a zip entry's CRC-32 does not match its bytes");
   }
 }
 

@@ -97,12 +97,16 @@ TEST(OptionTable, WrongTypesAreErrorsNamingTheOption) {
                                                            {"sizes", 4},
                                                            {"sizes", {1, 2.5}},
                                                            {"weights", {"a"}}}) {
-    const std::string e = error_of([&] { t.update(p, {{key, value}}); });
+    const std::string e = error_of([&, &key = key, &value = value] {
+      t.update(p, {{key, value}});
+    });
     EXPECT_NE(e.find("`plain." + key + "` expects"), std::string::npos) << key << ": " << e;
   }
   EXPECT_TRUE(error_of([&] { t.update(p, {{"rate", 2}}); }).empty());  // an integer is a number
   // Integers the field cannot hold are errors, not wrapped or truncated values.
-  EXPECT_NE(error_of([&] { t.update(p, {{"seed", -1}}); }).find("`plain.seed` is out of range"),
+  EXPECT_NE(error_of([&] {
+              t.update(p, {{"seed", -1}});
+            }).find("`plain.seed` is out of range"),
             std::string::npos);
   EXPECT_TRUE(error_of([&] { t.update(p, {{"seed", 18446744073709551615ULL}}); }).empty());
 }
