@@ -1,16 +1,16 @@
 #include "deepgen/core/json_text.h"
 
+#include <algorithm>
+
 #include "deepgen/core/error.h"
 
 namespace deepgen {
 
-namespace {
-
-// The deepest nesting of arrays and objects, strings (with their escapes) skipped.
-int nesting(const std::string& text) {
+int json_nesting(const char* begin, const char* end) {
   int depth = 0, most = 0;
   bool in_string = false, escaped = false;
-  for (const char c : text) {
+  for (const char* p = begin; p != end; ++p) {
+    const char c = *p;
     if (in_string) {
       if (escaped) {
         escaped = false;
@@ -30,10 +30,8 @@ int nesting(const std::string& text) {
   return most;
 }
 
-}  // namespace
-
 nlohmann::json parse_json_text(const std::string& text, const std::string& source) {
-  if (nesting(text) > kMaxJsonDepth)
+  if (json_nesting(text.data(), text.data() + text.size()) > kMaxJsonDepth)
     throw Error(source + " nests arrays or objects more than " + std::to_string(kMaxJsonDepth) +
                 " levels deep: it is not a deepgen configuration");
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);

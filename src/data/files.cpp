@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -113,6 +114,9 @@ bool parse_number(const std::string& field, double& value) {
   return end == field.c_str() + field.size() && errno != ERANGE && std::isfinite(value);
 }
 
+// The points are float32: a finite double beyond its range would become Inf.
+bool fits_float(double value) { return std::fabs(value) <= std::numeric_limits<float>::max(); }
+
 // Fills row with every field; returns the index of the first non-number, if any.
 std::optional<size_t> parse_row(const std::vector<std::string>& fields, std::vector<double>& row) {
   row.resize(fields.size());
@@ -157,6 +161,12 @@ at::Tensor read_csv_points(const std::string& path) {
       csv_fail(
           path, line_no,
           "value " + std::to_string(*bad + 1) + " ('" + fields[*bad] + "') is not a finite number");
+    }
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (!fits_float(row[i]))
+        csv_fail(path, line_no,
+                 "value " + std::to_string(i + 1) + " ('" + fields[i] +
+                     "') is beyond float32's range (|x| <= 3.4e38)");
     }
     values.insert(values.end(), row.begin(), row.end());
     dim = fields.size();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <filesystem>
 #include <fstream>
@@ -50,16 +51,123 @@ void append_to_string(void* context, void* data, int size) {
   static_cast<std::string*>(context)->append(static_cast<const char*>(data), size);
 }
 
+// ---- JPEG checks before stb_image sees the bytes ----
+//
+// Debian 12's stb_image (2.27) trusts a DHT segment's code counts: more than 256 codes in one
+// Huffman table write past its arrays (in stbi_info too), which stb fixed in 2.28. The segments
+// are checked here first, found as stb finds them: markers between segments (stray bytes
+// skipped), and after each scan's entropy-coded data the next 0xFF that is neither a stuffed
+// 0x00 nor a restart marker.
+class JpegWalker {
+ public:
+  explicit JpegWalker(const std::string& bytes) : b_(bytes) {}
+
+  // The first defect stb_image would not survive, or "" (also for what is not a JPEG at all:
+  // stb then reports it).
+  std::string defect() {
+    size_t pos = 0;  // SOI, after any 0xFF fill bytes as stb allows
+    while (pos < b_.size() && byte(pos) == 0xff) ++pos;
+    if (pos == 0 || pos >= b_.size() || byte(pos++) != 0xd8) return "";
+    while (pos < b_.size()) {
+      while (pos < b_.size() && byte(pos) != 0xff) ++pos;  // stray bytes
+      while (pos < b_.size() && byte(pos) == 0xff) ++pos;  // fill bytes
+      if (pos >= b_.size()) return "";
+      const uint8_t marker = byte(pos++);
+      if (marker == 0xd9) return "";  // EOI
+      if (marker == 0x00 || marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue;
+      if (pos + 2 > b_.size()) return "";
+      const size_t length = size_t{byte(pos)} << 8 | byte(pos + 1);
+      if (marker == 0xc4) {
+        const std::string d = huffman_defect(pos + 2, length);
+        if (!d.empty()) return d;
+      }
+      pos += std::max<size_t>(length, 2);
+      if (marker == 0xda) pos = after_entropy_data(pos);
+    }
+    return "";
+  }
+
+ private:
+  uint8_t byte(size_t i) const { return i < b_.size() ? static_cast<uint8_t>(b_[i]) : 0; }
+
+  // stb reads a DHT segment's tables one after another while its length is not used up (reading
+  // zeros past the end of the file), each table 1 + 16 count bytes and then as many symbols.
+  std::string huffman_defect(size_t pos, size_t length) const {
+    for (long left = static_cast<long>(length) - 2; left > 0 && pos < b_.size();) {
+      size_t codes = 0;
+      for (size_t i = 1; i <= 16; ++i) codes += byte(pos + i);
+      if (codes > 256)
+        return "corrupt JPEG: a Huffman table (DHT segment) declares " + std::to_string(codes) +
+               " codes, at most 256 are possible";
+      pos += 17 + codes;
+      left -= static_cast<long>(17 + codes);
+    }
+    return "";
+  }
+
+  // The position of the marker that ends a scan's entropy-coded data.
+  size_t after_entropy_data(size_t pos) const {
+    for (; pos + 1 < b_.size(); ++pos) {
+      if (byte(pos) != 0xff) continue;
+      size_t next = pos + 1;
+      while (next < b_.size() && byte(next) == 0xff) ++next;
+      const uint8_t m = byte(next);
+      if (next < b_.size() && m != 0x00 && !(m >= 0xd0 && m <= 0xd7)) return pos;
+      pos = next;
+    }
+    return b_.size();
+  }
+
+  const std::string& b_;
+};
+
+// Debian's stb_image reserves a PNG's IDAT data at the length a chunk declares, before reading
+// it: a few bytes claiming gigabytes would allocate them. A chunk longer than the rest of the
+// file is refused first (stb reads chunks up to IEND, so only those are walked).
+std::string png_defect(const std::string& b) {
+  static const char kSignature[] = "\x89PNG\r\n\x1a\n";
+  if (b.compare(0, 8, kSignature, 8) != 0) return "";
+  const auto be32 = [&](size_t i) {
+    uint32_t v = 0;
+    for (size_t k = 0; k < 4; ++k) v = v << 8 | static_cast<uint8_t>(b[i + k]);
+    return v;
+  };
+  for (size_t pos = 8; pos + 8 <= b.size();) {
+    const uint32_t length = be32(pos);
+    const std::string type = b.substr(pos + 4, 4);
+    const size_t left = b.size() - pos - 8;
+    if (length > left) {
+      std::string name;
+      for (const char c : type) name += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
+      return "corrupt PNG: chunk '" + name + "' declares " + std::to_string(length) +
+             " bytes but only " + std::to_string(left) + " follow (truncated file?)";
+    }
+    if (type == "IEND") break;
+    pos += 12 + size_t{length};  // length, type, data, CRC
+  }
+  return "";
+}
+
+// Larger images are refused before decoding: stb sizes its buffers from the header (a 16-bit RGBA
+// PNG needs 8 bytes a pixel while decoding), so a tiny corrupt file could ask for gigabytes.
+constexpr int64_t kMaxPixels = int64_t{1} << 26;  // 8192 x 8192
+
 }  // namespace
 
 at::Tensor read_image(const std::string& path) {
   const std::string bytes = read_file(path);
   if (bytes.size() > INT_MAX) throw Error("cannot decode image " + path + ": file too large");
+  for (const std::string& defect : {JpegWalker(bytes).defect(), png_defect(bytes)})
+    if (!defect.empty()) throw Error("cannot decode image " + path + ": " + defect);
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = static_cast<int>(bytes.size());
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(data, len, &w, &h, &comp))
     throw Error("cannot decode image " + path + ": " + stb_reason());
+  if (int64_t{w} * h > kMaxPixels)
+    throw Error("image " + path + " is " + std::to_string(w) + "x" + std::to_string(h) +
+                " pixels, more than the " + std::to_string(kMaxPixels) +
+                " (8192x8192) deepgen reads: shrink it first");
   const int channels = comp <= 2 ? 1 : 3;  // grey(+alpha) -> grey, RGB(A) -> RGB
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load_from_memory(data, len, &w, &h, &comp, channels), stbi_image_free);

@@ -1,11 +1,13 @@
 #include "deepgen/io/safetensors.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "deepgen/core/error.h"
+#include "deepgen/core/json_text.h"
 #include "deepgen/io/files.h"
 
 // Tensor bytes are written and read as they lie in memory; the format is little-endian.
@@ -43,6 +45,10 @@ const DtypeInfo* find_dtype(const std::string& name) {
 // allocate whatever the first 8 bytes happen to say.
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 constexpr const char* kMetadataKey = "__metadata__";
+// A header nests 3 deep (the object, a tensor's entry, its shape). nlohmann copies values
+// recursively when an ordered object grows, so a deeply nested header would overflow the stack
+// while it is parsed: the nesting is measured first, and anything beyond this is refused.
+constexpr int kMaxHeaderDepth = 16;
 
 // ---- saving ----
 
@@ -131,6 +137,9 @@ class Loader {
            std::to_string(bytes_.size()) + " (truncated or not a safetensors file)");
     if (n > kMaxHeaderBytes) fail("header length " + std::to_string(n) + " is too large");
     data_begin_ = 8 + n;
+    if (json_nesting(bytes_.data() + 8, bytes_.data() + 8 + n) > kMaxHeaderDepth)
+      fail("header nests arrays or objects more than " + std::to_string(kMaxHeaderDepth) +
+           " levels deep (a safetensors header has 3)");
     Json header = Json::parse(bytes_.begin() + 8, bytes_.begin() + 8 + n, nullptr, false);
     if (header.is_discarded()) fail("header is not valid JSON");
     if (!header.is_object()) fail("header is not a JSON object");

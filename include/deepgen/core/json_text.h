@@ -8,6 +8,10 @@ namespace deepgen {
 
 constexpr int kMaxJsonDepth = 64;  // deepgen's own files nest 3 levels
 
+// The deepest nesting of arrays and objects in [begin, end), strings (with escapes) skipped:
+// measured before nlohmann parses untrusted text.
+int json_nesting(const char* begin, const char* end);
+
 // Throws deepgen::Error naming `source` when the text is not JSON or nests too deeply.
 nlohmann::json parse_json_text(const std::string& text, const std::string& source);
 
