@@ -124,6 +124,24 @@ TEST(CliFaults, RunFilesAreNeverMistakenForAnotherRuns) {
                              "was trained on data of shape [2]"));
 }
 
+// A run directory that cannot be written: one line naming it, whether --out lies under a file
+// (every user, root included) or in a read-only directory (not for root, whom modes don't stop).
+TEST(CliFaults, AnUnwritableRunDirectoryIsOneLine) {
+  TempDir dir;
+  std::ofstream(dir.file("file")) << "not a directory";
+  EXPECT_TRUE(one_line_error(deepgen({"train", "vae", "--data", "toy:moons", "--steps", "2",
+                                      "--out", dir.file("file/run")}),
+                             dir.file("file/run")));
+  if (::geteuid() == 0) GTEST_SKIP() << "root writes into read-only directories";
+  const std::string run = dir.file("ro");
+  ASSERT_TRUE(succeeded(deepgen({"train", "vae", "--data", "toy:moons", "--hidden", "16", "--steps",
+                                 "2", "--out", run, "--threads", "1"})));
+  fs::permissions(run, fs::perms::owner_read | fs::perms::owner_exec);
+  const Result r = deepgen({"train", "--out", run, "--resume", "--steps", "4"});
+  fs::permissions(run, fs::perms::owner_all);
+  EXPECT_TRUE(one_line_error(r, run)) << describe(r);
+}
+
 TEST(CliFaults, BernoulliDecoderOnDataOutsideTheUnitIntervalIsRefused) {
   TempDir dir;
   EXPECT_TRUE(one_line_error(deepgen({"train", "vae", "--data", "toy:moons", "--likelihood",
