@@ -124,7 +124,7 @@ class ProcessGroup final : public Communicator {
                   std::to_string(timeout.count() / 1000) +
                   " s: start every rank (rank 0 hosts the store), check MASTER_ADDR/MASTER_PORT "
                   "and that the port is free (" +
-                  first_line(e.what()) + ")");
+                  first_line(e) + ")");
     }
   }
 
@@ -142,8 +142,9 @@ class ProcessGroup final : public Communicator {
                   "(torchrun's master_addr option)");
   }
 
-  static std::string first_line(const std::string& s) {
-    const std::string line = s.substr(0, s.find('\n'));
+  // core's brief() (one line, no C++ stack), kept short enough to sit inside a sentence.
+  static std::string first_line(const std::exception& e) {
+    const std::string line = brief(e);
     return line.size() > 160 ? line.substr(0, 160) + "..." : line;
   }
 
@@ -165,8 +166,7 @@ class ProcessGroup final : public Communicator {
     } catch (const std::exception& e) {
       throw Error("distributed " + std::string(what) + " failed on rank " + std::to_string(rank_) +
                   " of " + std::to_string(world_) + ": another rank exited or stopped answering (" +
-                  first_line(e.what()) +
-                  "); restart every rank, resuming from the last checkpoint");
+                  first_line(e) + "); restart every rank, resuming from the last checkpoint");
     }
   }
 

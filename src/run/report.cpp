@@ -121,28 +121,31 @@ json read_json(const std::string& path) {
   return j.is_discarded() ? json(nullptr) : j;
 }
 
+// An evaluation's metrics (eval.json or bounds.json), each with its unit and the test examples
+// it was computed on.
+void add_metric_rows(io::Report& report, const json& evaluation, const std::string& prefix,
+                     const train::Family& family) {
+  const std::string on = " (" + family.unit + ", " +
+                         std::to_string(evaluation.value("examples", 0)) + " test examples)";
+  const json metrics =
+      evaluation.value("metrics", json::object());  // named: items() must not outlive a temporary
+  for (const auto& [k, v] : metrics.items())
+    if (v.is_number()) report.summary.emplace_back(prefix + k + on, format_number(v));
+}
+
 // eval.json (the whole test split after training) and bounds.json (the demo's IWAE bound and
-// amortisation gap), each number with its unit and the test images it was computed on.
+// amortisation gap).
 void add_eval_rows(io::Report& report, const RunDir& dir, const train::Family& family) {
   const json ev = read_json(dir.eval());
   if (ev.is_object()) {
-    const std::string on =
-        " (" + family.unit + ", " + std::to_string(ev.value("examples", 0)) + " test examples)";
-    const json metrics = ev.value("metrics", json::object());  // items() would outlive a temporary
-    for (const auto& [k, v] : metrics.items())
-      if (v.is_number()) report.summary.emplace_back("test " + k + on, format_number(v));
+    add_metric_rows(report, ev, "test ", family);
     if (ev.contains("classifier_fid")) add_fid_rows(report, ev["classifier_fid"]);
     if (ev.contains("energy_distance"))
       report.summary.emplace_back("energy distance (samples vs test)",
                                   format_number(ev["energy_distance"].get<double>()));
   }
   const json bounds = read_json(dir.bounds());
-  if (!bounds.is_object()) return;
-  const std::string on =
-      " (" + family.unit + ", " + std::to_string(bounds.value("examples", 0)) + " test examples)";
-  const json metrics = bounds.value("metrics", json::object());
-  for (const auto& [k, v] : metrics.items())
-    if (v.is_number()) report.summary.emplace_back("bounds: " + k + on, format_number(v));
+  if (bounds.is_object()) add_metric_rows(report, bounds, "bounds: ", family);
 }
 
 void add_image(io::Report& report, const std::string& path, const std::string& caption) {
