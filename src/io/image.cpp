@@ -164,6 +164,9 @@ at::Tensor read_image(const std::string& path) {
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(data, len, &w, &h, &comp))
     throw Error("cannot decode image " + path + ": " + stb_reason());
+  if (w < 1 || h < 1)  // stb's PNM reader accepts a header of 0 x 0 pixels
+    throw Error("image " + path + " is " + std::to_string(w) + "x" + std::to_string(h) +
+                " pixels: not an image");
   if (int64_t{w} * h > kMaxPixels)
     throw Error("image " + path + " is " + std::to_string(w) + "x" + std::to_string(h) +
                 " pixels, more than the " + std::to_string(kMaxPixels) +

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# run_target.sh BINARY NAME SECONDS WORK_ROOT
+# run_target.sh BINARY NAME SECONDS WORK_ROOT [SEED]
 # Runs the libFuzzer target BINARY for SECONDS on a fresh copy of tests/fuzz/corpus/NAME, with the
 # flags of tests/fuzz/options/NAME (input size limit, dictionary), in WORK_ROOT/NAME/, and prints
 # one line: executions, executions per second, crashes. Exit status 1 on any finding (crash,
 # sanitizer report, uncaught exception, timeout, out of memory), its input kept in
-# WORK_ROOT/NAME/artifacts/ and the end of the log printed.
+# WORK_ROOT/NAME/artifacts/ and the end of the log printed. A SEED makes the run repeat the same
+# mutations (ctest's regression runs); without one libFuzzer picks a new one (exploration).
 set -uo pipefail
-[ $# -eq 4 ] || { echo "usage: $0 BINARY NAME SECONDS WORK_ROOT" >&2; exit 2; }
+[ $# -eq 4 ] || [ $# -eq 5 ] || { echo "usage: $0 BINARY NAME SECONDS WORK_ROOT [SEED]" >&2; exit 2; }
 binary="$1" name="$2" seconds="$3" work="$4/$2"
 fuzz_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 seeds="$fuzz_dir/corpus/$name"
@@ -17,6 +18,7 @@ rm -rf "$work"
 mkdir -p "$work/corpus" "$work/artifacts"
 cp -r "$seeds/." "$work/corpus/"
 flags=()
+[ $# -eq 5 ] && flags+=("-seed=$5")
 if [ -f "$fuzz_dir/options/$name" ]; then
   # One flag per line; @FUZZ_DIR@ stands for tests/fuzz (dictionaries).
   while read -r flag; do

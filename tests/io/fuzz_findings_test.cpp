@@ -126,6 +126,16 @@ TEST(FuzzFindings, PngChunkLongerThanTheFileIsAnError) {
       << e;
 }
 
+// "P5\x01(": stb's PNM reader reports a 0 x 0 image, which then failed deep in the resize with
+// a c10 error. Refused where it is read.
+TEST(FuzzFindings, ImageOfZeroPixelsIsAnError) {
+  TempDir dir;
+  const std::string path = dir.file("zero.pgm");
+  write_file_atomic(path, std::string("P5\x01(", 4));
+  const std::string e = error_message([&] { read_image(path); });
+  EXPECT_NE(e.find(path + " is 0x0 pixels"), std::string::npos) << e;
+}
+
 // A header alone decides stb's buffer sizes: 20000x20000 reserves 0.4 GB twice over from a
 // file of a few bytes. Refused before decoding.
 TEST(FuzzFindings, ImageOfMoreThan8192x8192PixelsIsAnError) {
