@@ -23,7 +23,8 @@ std::vector<std::string> RunDir::outputs() const {
           reconstructions(),
           loss_svg(),
           report(),
-          train::spike_checkpoint_path(path)};
+          train::spike_checkpoint_path(path),
+          train::divergence_path(path)};
 }
 
 }  // namespace deepgen::run

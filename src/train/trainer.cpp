@@ -5,6 +5,7 @@
 
 #include "data_parallel.h"
 #include "deepgen/core/error.h"
+#include "deepgen/core/json_text.h"
 #include "deepgen/core/options.h"
 #include "deepgen/core/rng.h"
 #include "deepgen/data/loader.h"
@@ -25,6 +26,7 @@ std::string metrics_path(const std::string& run_dir) { return run_dir + "/metric
 std::string spike_checkpoint_path(const std::string& run_dir) {
   return run_dir + "/checkpoint-before-spike.pt";
 }
+std::string divergence_path(const std::string& run_dir) { return run_dir + "/diverged.json"; }
 
 namespace {
 
@@ -111,6 +113,7 @@ class Run {
   void start() {
     const std::string metrics = metrics_path(o_.run_dir);
     CheckpointState s;
+    if (o_.resume && parallel_.writer()) check_divergence();
     if (o_.resume && parallel_.writer())
       s = load_checkpoint(checkpoint_path(o_.run_dir), module_, ema_.get(), *optimizer_);
     parallel_.broadcast_state(module_, ema_.get());
@@ -156,15 +159,66 @@ class Run {
     have_ewma_ = true;
   }
 
+  // The weights are already lost at this step; what is left to decide is which checkpoint to
+  // go back to (one written during a spike holds finite but diverging weights) and how to keep
+  // a plain --resume from walking into the same divergence (diverged.json, read by start()).
   [[noreturn]] void nan_error(double loss) {
     const std::string ckpt = checkpoint_path(o_.run_dir);
-    std::string keep = io::file_exists(ckpt) ? "the last good checkpoint is kept at " + ckpt
-                                             : "no checkpoint was written yet";
+    const std::string before = spike_checkpoint_path(o_.run_dir);
+    std::string keep = "no checkpoint was written yet";
+    if (spike_.in_spike() && io::file_exists(before))
+      keep = "the loss had been spiking since step " + std::to_string(spike_step_) +
+             ", so checkpoint.pt (step " + std::to_string(checkpoint_step_) +
+             ") may hold diverging weights; the one before the spike is " + before +
+             ": copy it over checkpoint.pt,";
+    else if (io::file_exists(ckpt))
+      keep = "the last good checkpoint is kept at " + ckpt + ";";
+    if (parallel_.writer()) {
+      nlohmann::json d{{"step", step_ + 1},
+                       {"loss", std::isnan(loss) ? "nan"
+                                : loss > 0       ? "inf"
+                                                 : "-inf"},
+                       {"lr", o_.optimizer.lr},
+                       {"grad_clip", o_.optimizer.grad_clip},
+                       {"checkpoint_step", checkpoint_step_}};
+      io::write_file_atomic(divergence_path(o_.run_dir), d.dump(2) + "\n");
+    }
     throw Error("non-finite training loss (" + std::to_string(loss) + ") at step " +
                 std::to_string(step_ + 1) + "; training stopped and " + keep +
-                ". A plain resume repeats it: resume with a lower " + option_ref("train", "lr") +
-                " or a " + option_ref("train", "grad_clip") +
-                " (they are saved with the run), or check the data for NaN/Inf");
+                " then resume with a lower " + option_ref("train", "lr") + " or a " +
+                option_ref("train", "grad_clip") +
+                " (a plain resume would repeat it and is refused), or check the data for NaN/Inf");
+  }
+
+  // A run that diverged resumes only with a lower learning rate or a tighter clip; the marker
+  // goes once it does, so the new values (saved in config.json) are what a later resume checks.
+  void check_divergence() {
+    const std::string path = divergence_path(o_.run_dir);
+    if (!io::file_exists(path)) return;
+    const nlohmann::json d = parse_json_text(io::read_file(path), path);
+    double lr = 0.0, clip = 0.0;
+    try {
+      lr = d.at("lr").get<double>();
+      clip = d.at("grad_clip").get<double>();
+    } catch (const nlohmann::json::exception&) {
+      throw Error(path + " is not a divergence record of deepgen's: delete it to resume");
+    }
+    const double new_clip = o_.optimizer.grad_clip;
+    const bool tighter_clip = new_clip > 0 && (clip <= 0 || new_clip < clip);
+    if (o_.optimizer.lr >= lr && !tighter_clip) {
+      const std::string lr_ref = option_ref("train", "lr"),
+                        clip_ref = option_ref("train", "grad_clip");
+      char lr_text[32], clip_text[32];
+      std::snprintf(lr_text, sizeof lr_text, " %g and ", lr);
+      std::snprintf(clip_text, sizeof clip_text, " %g", clip);
+      throw Error("this run diverged at step " + std::to_string(d.value("step", int64_t{0})) +
+                  " with " + lr_ref + lr_text + clip_ref + clip_text + ": resume with a lower " +
+                  lr_ref + " or a smaller " + clip_ref + " (delete " + path +
+                  " to repeat it as it was)");
+    }
+    std::filesystem::remove(path);
+    message("resuming a run that diverged at step " + std::to_string(d.value("step", int64_t{0})) +
+            " with new optimiser settings");
   }
 
   void report_progress(Clock::time_point t0, int64_t first) {

@@ -148,6 +148,55 @@ TEST(NanGuard, StopsWithErrorAndKeepsLastGoodCheckpoint) {
       train::load_checkpoint(train::checkpoint_path(a.str()), restored.module(), nullptr, *opt);
   EXPECT_EQ(state.step, 20);
   EXPECT_TRUE(torch::isfinite(flat_parameters(restored.module())).all().item<bool>());
+
+  // A plain resume would walk into the same divergence: refused, naming the step and the fix.
+  o.resume = true;
+  torch::manual_seed(3);
+  ToyDenoiser again;
+  try {
+    train::train(again, d, nullptr, o);
+    FAIL() << "expected the plain resume to be refused";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("diverged at step 25"), std::string::npos) << m;
+    EXPECT_NE(m.find("lower `train.lr`"), std::string::npos) << m;
+  }
+  EXPECT_TRUE(io::file_exists(train::divergence_path(a.str())));
+  // A lower learning rate resumes from step 20 and clears the record; so would a tighter clip.
+  o.optimizer.lr /= 2;
+  torch::manual_seed(3);
+  ToyDenoiser lower;
+  EXPECT_EQ(train::train(lower, d, nullptr, o).step, 50);
+  EXPECT_FALSE(io::file_exists(train::divergence_path(a.str())));
+}
+
+// NaN after a finite spike: checkpoint.pt was written during the spike, so the message sends the
+// user to the checkpoint before it, not to the latest one.
+TEST(NanGuard, AfterASpikeNamesTheCheckpointBeforeIt) {
+  TempDir a;
+  auto d = toy_points(200);
+  auto o = base_options(a.str());
+  o.steps = 60;
+  o.checkpoint_every = 10;
+  torch::manual_seed(3);
+  ToyDenoiser model;
+  model.spike_from_call(31, 50.0);
+  model.fail_at_call(47);
+  try {
+    train::train(model, d, nullptr, o);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("spiking since step 35"), std::string::npos) << m;
+    EXPECT_NE(m.find("checkpoint.pt (step 40) may hold diverging weights"), std::string::npos) << m;
+    EXPECT_NE(m.find("checkpoint-before-spike.pt"), std::string::npos) << m;
+  }
+  // A tighter clip is the other accepted way on.
+  o.resume = true;
+  o.optimizer.grad_clip = 0.5;
+  torch::manual_seed(3);
+  ToyDenoiser clipped;
+  EXPECT_EQ(train::train(clipped, d, nullptr, o).step, 60);
 }
 
 TEST(Trainer, RejectsBadOptions) {

@@ -75,6 +75,9 @@ std::string weights_path(const std::string& run_dir);      // model.safetensors
 std::string ema_weights_path(const std::string& run_dir);  // ema.safetensors
 std::string metrics_path(const std::string& run_dir);
 std::string spike_checkpoint_path(const std::string& run_dir);  // checkpoint-before-spike.pt
+// diverged.json: where a run's loss became non-finite and with which lr and clip; a --resume
+// with neither lowered is refused.
+std::string divergence_path(const std::string& run_dir);
 
 // Throws deepgen::Error naming the option for what no training could survive (a batch larger
 // than the data, no length): train() calls it first; callers may call it before they write.
