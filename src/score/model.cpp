@@ -158,6 +158,35 @@ at::Tensor ScoreModel::prior_start(int64_t n) {
   return box_centre(options_.data_shape()) + sigmas_.front() * z;
 }
 
+std::string ScoreModel::probability_flow_blocker() const {
+  if (options_.method() == "ncsn") return {};
+  return option_ref("score", "method") + " " + options_.method() +
+         " learns the score at one noise level; a probability-flow ODE needs the "
+         "noise-conditional network of " +
+         option_ref("score", "method") + " ncsn";
+}
+
+// BEYOND B4: the VE SDE dx = √(dσ²/dt) dw has the ODE dx/dt = −½ (dσ²/dt) s = −σσ′ s, and on the
+// geometric σ(t) = σ_L r^t (r = σ_1/σ_L) σ′ = σ log r. The network embeds log σ, so it takes the
+// continuous σ between its ladder's levels, as the pc and ode samplers already rely on.
+train::ProbabilityFlow ScoreModel::probability_flow() {
+  if (!probability_flow_blocker().empty()) throw Error(probability_flow_blocker());
+  const double lo = sigmas_.back(), hi = sigmas_.front(), log_r = std::log(hi / lo);
+  train::ProbabilityFlow flow;
+  flow.drift = [this, lo, log_r](const at::Tensor& x, double t) {
+    const double sigma = lo * std::exp(log_r * t);
+    return ve_flow_drift(score(x, torch::full({x.size(0)}, sigma, x.options())), sigma, log_r);
+  };
+  flow.to_state = [](const at::Tensor& x) { return x; };
+  const double centre = box_centre(options_.data_shape());
+  flow.prior_log_prob = [hi, centre](const at::Tensor& x) {
+    const double d = static_cast<double>(x[0].numel());
+    return -0.5 * (x - centre).flatten(1).square().sum(1) / (hi * hi) -
+           0.5 * d * std::log(2 * M_PI * hi * hi);
+  };
+  return flow;
+}
+
 // The network embeds log σ (net.h), so it takes any σ between the ladder's levels: it was
 // trained at the L levels only and interpolates in log σ between them, which a grid finer than
 // the ladder (sigma_steps > L − 1) relies on. The grid is geometric, uniform in B4's t.

@@ -131,4 +131,8 @@ at::Tensor probability_flow_ode(const at::Tensor& x0, const NoiseScoreFn& score,
   return final_denoise ? tweedie_denoise(x, score, sigmas.back()) : x;
 }
 
+at::Tensor ve_flow_drift(const at::Tensor& score, double sigma, double log_r) {
+  return -sigma * sigma * log_r * score;
+}
+
 }  // namespace deepgen::score

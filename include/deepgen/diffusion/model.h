@@ -75,6 +75,9 @@ class VdmImpl : public torch::nn::Module {
   at::Tensor eps(const at::Tensor& z, const at::Tensor& gamma);
   // n samples in data units via the chosen sampler over `steps` steps of options().sample_grid.
   at::Tensor sample(int64_t n, const std::string& sampler, int64_t steps);
+  // The probability-flow ODE of the VP process in t (BEYOND B3): dz/dt = ½γ′(t)(σ_t ε̂ − σ_t² z),
+  // from z(0) = α_0·f(x) to the prior N(0, I) at t = 1 (flow.cpp).
+  train::ProbabilityFlow probability_flow();
   NoiseSchedule& schedule() { return schedule_; }
   const VdmOptions& options() const { return options_; }
   int64_t dim() const;         // D: numbers per example
@@ -105,6 +108,8 @@ class VdmModel : public train::GenerativeModel {
   train::LossOutput evaluate(const at::Tensor& x) override;
   at::Tensor sample(int64_t n) override;  // options().sampler over options().sample_steps
   bool gains_from_bf16() const override;  // the image U-Net
+  std::string probability_flow_blocker() const override { return {}; }
+  train::ProbabilityFlow probability_flow() override { return vdm_->probability_flow(); }
   Vdm& vdm() { return vdm_; }
 
  private:

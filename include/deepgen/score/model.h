@@ -100,7 +100,11 @@ class ScoreModel : public train::GenerativeModel {
   // images clamped to [0, 1].
   at::Tensor sample(int64_t n) override;
   at::Tensor score(const at::Tensor& x, const at::Tensor& sigma);  // s_θ(x, σ), sigma (B)
-  const std::vector<double>& sigmas() const { return sigmas_; }    // ncsn ladder, else {σ}
+  // ncsn only: the VE process's probability-flow ODE with σ(t) = σ_L (σ_1/σ_L)^t continuous
+  // (BEYOND B4), from x at σ_L (t = 0) to the prior N(c, σ_1² I) at t = 1.
+  std::string probability_flow_blocker() const override;
+  train::ProbabilityFlow probability_flow() override;
+  const std::vector<double>& sigmas() const { return sigmas_; }  // ncsn ladder, else {σ}
   // esm-kde: the reference set of the kernel density (the training data, in data units). Kept
   // in memory only (not a buffer: checkpoints stay small); loss/evaluate throw until it is set.
   void set_kde_data(const at::Tensor& data) { kde_data_ = data; }

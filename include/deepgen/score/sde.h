@@ -35,6 +35,10 @@ at::Tensor pc_sampler(const at::Tensor& x0, const NoiseScoreFn& score,
 
 std::vector<std::string> ode_solver_names();  // euler, heun
 
+// The probability-flow ODE in t on the geometric σ(t) = σ_lo·r^t, r = σ_hi/σ_lo (BEYOND B4):
+// dx/dt = −σσ′ s(x, σ) = −σ² log r · s(x, σ(t)), for likelihoods (ode/likelihood.h).
+at::Tensor ve_flow_drift(const at::Tensor& score, double sigma, double log_r);
+
 // The probability-flow ODE of the VE SDE in σ, dx/dσ = −σ·s(x, σ) (Song et al. 2021 eq. 13 with
 // f = 0, g² = dσ²/dt; B4's drift −σσ′s divided by σ′), integrated from sigmas[0] down the grid
 // by `solver`: "euler" (order 1) or "heun" (order 2; Karras et al. 2022, Alg. 1 without churn).

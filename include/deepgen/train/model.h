@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,18 @@ struct LossOutput {
   at::Tensor loss;  // scalar to minimise: mean over the batch
   // Scalars to log (means over the batch), e.g. {"recon", ..}, {"kl", ..}. Read after the step.
   std::vector<std::pair<std::string, at::Tensor>> parts;
+};
+
+// A diffusion or score model's probability-flow ODE (BEYOND B3–B4), from which the change of
+// variables (ode/likelihood.h) gives log-densities: data x (data units) enter as z(t0) =
+// to_state(x), an affine map with log|det ∂z/∂x| = log_det per example; the drift carries z to
+// t1, where prior_log_prob gives the density. So log p(x) = prior + ∫∇·drift dt + log_det.
+struct ProbabilityFlow {
+  std::function<at::Tensor(const at::Tensor& z, double t)> drift;
+  double t0 = 0.0, t1 = 1.0;
+  std::function<at::Tensor(const at::Tensor& x)> to_state;
+  double log_det = 0.0;
+  std::function<at::Tensor(const at::Tensor& z1)> prior_log_prob;  // per example (B)
 };
 
 class GenerativeModel {
@@ -52,6 +65,12 @@ class GenerativeModel {
   // feels the rounding (63.7 against 61.9 nats after 200 MNIST steps), and 2-D MLPs gain
   // nothing (each step is dispatch-bound), so those stay float32 unless bf16 is asked for.
   virtual bool gains_from_bf16() const { return false; }
+  // Why the model has no probability-flow ODE (e.g. a VAE), or "" when probability_flow() gives
+  // one.
+  virtual std::string probability_flow_blocker() const {
+    return "a " + name() + " model has no probability-flow ODE";
+  }
+  virtual ProbabilityFlow probability_flow() { return {}; }
   // Model's reconstruction of x, or an undefined tensor when the model has none.
   virtual at::Tensor reconstruct(const at::Tensor& /*x*/) { return {}; }
 };
