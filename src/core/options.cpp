@@ -74,16 +74,18 @@ bool json_matches(const nlohmann::json& v, OptionType type) {
   return false;
 }
 
-void check_range(const OptionSpec& spec, const nlohmann::json& value, double lo, bool strict) {
+void check_range(const OptionSpec& spec, const nlohmann::json& value, double bound, bool strict,
+                 bool upper) {
   auto check = [&](const nlohmann::json& v) {
     const double x = v.get<double>();
-    if (std::isnan(x) || (strict ? !(x > lo) : !(x >= lo))) {
-      std::ostringstream bound;
-      bound << lo;
+    const bool inside =
+        upper ? (strict ? x < bound : x <= bound) : (strict ? x > bound : x >= bound);
+    if (std::isnan(x) || !inside) {
+      std::ostringstream text;
+      text << (upper ? "<" : ">") << (strict ? " " : "= ") << bound;
       option_error(spec.section, spec.key,
                    std::string(value.is_array() ? "entries" : "") + (value.is_array() ? " " : "") +
-                       "must be " + (strict ? "> " : ">= ") + bound.str() + ", got " +
-                       format_value(value));
+                       "must be " + text.str() + ", got " + format_value(value));
     }
   };
   if (value.is_array()) {

@@ -74,7 +74,9 @@ bool fits(const nlohmann::json& v) {
     return x >= std::numeric_limits<T>::min() && x <= std::numeric_limits<T>::max();
   }
 }
-void check_range(const OptionSpec& spec, const nlohmann::json& value, double lo, bool strict);
+// Numbers (each entry of a list) against a lower bound, or an upper one when `upper`.
+void check_range(const OptionSpec& spec, const nlohmann::json& value, double bound, bool strict,
+                 bool upper = false);
 void check_choice(const OptionSpec& spec, const nlohmann::json& value);
 }  // namespace detail
 
@@ -100,11 +102,14 @@ class OptionTable {
     // Numbers (each entry of a list) >= lo, or > lo when strict.
     Entry& min(double lo) { return add_check(lo, false); }
     Entry& greater(double lo) { return add_check(lo, true); }
+    // Numbers <= hi, or < hi when strict.
+    Entry& max(double hi) { return add_check(hi, false, true); }
+    Entry& less(double hi) { return add_check(hi, true, true); }
 
    private:
-    Entry& add_check(double lo, bool strict) {
-      checks.push_back([lo, strict](const OptionSpec& s, const nlohmann::json& v) {
-        detail::check_range(s, v, lo, strict);
+    Entry& add_check(double bound, bool strict, bool upper = false) {
+      checks.push_back([bound, strict, upper](const OptionSpec& s, const nlohmann::json& v) {
+        detail::check_range(s, v, bound, strict, upper);
       });
       return *this;
     }

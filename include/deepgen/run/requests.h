@@ -30,6 +30,15 @@ struct EvalRequest {
   uint64_t seed = 0;        // of the evaluation noise
   bool fid = false;         // classifier-FID, precision, recall of samples vs the test split
   int64_t fid_samples = 2000;
+  // Likelihood by the probability-flow ODE (eval/ode_likelihood.h): vdm, and score with ncsn.
+  bool ode = false;
+  int64_t ode_examples = 256;  // 0: the whole test split
+  std::string ode_method = "rk45";
+  double ode_rtol = 1e-5, ode_atol = 1e-5;
+  int64_t ode_steps = 100;          // fixed-step solvers
+  std::string divergence = "auto";  // auto | exact | hutchinson
+  std::string probe = "rademacher";
+  int64_t probes = 1;
 };
 const OptionTable<EvalRequest>& eval_option_table();
 // One JSON object: the evaluation envelope (run/outputs.h), the overrides it used, and the FID.

@@ -1,0 +1,75 @@
+// deepgen eval --ode: the probability-flow likelihood of a VDM on points (nats, exact
+// divergence) and on 8-bit images (bits/dim, Hutchinson), labelled an estimate; bad input.
+#include "cli_support.h"
+#include "deepgen/io/image.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using deepgen::testing::TempDir;
+using nlohmann::json;
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST(CliOde, PointsGiveNatsWithTheExactDivergence) {
+  TempDir dir;
+  const std::string run = dir.file("run");
+  ASSERT_TRUE(succeeded(
+      deepgen({"train", "vdm", "--data", "toy:moons", "--out", run, "--steps", "40", "--batch",
+               "64", "--hidden", "32", "--sample-steps", "10", "--threads", "1"})));
+  const std::vector<std::string> eval{"eval",  "--run",          run, "--max-batches", "1",
+                                      "--ode", "--ode-examples", "64"};
+  const json ev = only_json_object(deepgen(eval));
+  const json& ode = ev["ode"];
+  ASSERT_TRUE(ode.contains("nats")) << ev.dump();
+  EXPECT_TRUE(std::isfinite(ode["nats"].get<double>()));
+  EXPECT_GT(ode["std_error"].get<double>(), 0.0);
+  EXPECT_EQ(ode["kind"], "estimate");
+  EXPECT_EQ(ode["divergence"], "exact");
+  EXPECT_EQ(ode["examples"], 64);
+  EXPECT_GT(ode["nfe"].get<double>(), 0.0);
+  // Tighter tolerances cost more evaluations and change the number little (the flow is smooth).
+  const json tight =
+      only_json_object(deepgen(with(eval, {"--ode-rtol", "1e-7", "--ode-atol", "1e-7"})))["ode"];
+  EXPECT_GT(tight["nfe"].get<double>(), ode["nfe"].get<double>());
+  EXPECT_NEAR(tight["nats"].get<double>(), ode["nats"].get<double>(), 0.01);
+  // Bad numbers and a model without an ODE: one line each.
+  EXPECT_TRUE(one_line_error(deepgen(with(eval, {"--probes", "0"})), "--probes"));
+  EXPECT_TRUE(one_line_error(deepgen(with(eval, {"--ode-rtol", "2"})), "--ode-rtol"));
+  EXPECT_TRUE(one_line_error(deepgen(with(eval, {"--ode-method", "rk23"})), "rk23"));
+  const std::string vae = dir.file("vae");
+  ASSERT_TRUE(succeeded(deepgen(toy_train(vae, {"--steps", "5"}))));
+  EXPECT_TRUE(one_line_error(deepgen({"eval", "--run", vae, "--max-batches", "1", "--ode"}),
+                             "probability-flow ODE"));
+}
+
+// 8-bit images are dequantised and the estimate is in bits/dim; a fixed-step solver's cost is
+// its steps times its evaluations per step.
+TEST(CliOde, EightBitImagesGiveBitsPerDim) {
+  TempDir dir;
+  const std::string images = dir.file("imgs");
+  fs::create_directories(images);
+  for (int i = 0; i < 12; ++i)
+    deepgen::io::write_png(images + "/im" + std::to_string(i) + ".png",
+                           torch::rand({1, 8, 8}, at::make_generator<at::CPUGeneratorImpl>(i)));
+  const std::string run = dir.file("run");
+  ASSERT_TRUE(succeeded(deepgen({"train", "vdm", "--data", "folder:" + images, "--test-fraction",
+                                 "0.34", "--out", run, "--steps", "4", "--batch", "4", "--channels",
+                                 "8,16", "--sample-steps", "4", "--threads", "1"})));
+  const json ev = only_json_object(
+      deepgen({"eval", "--run", run, "--ode", "--ode-method", "heun", "--ode-steps", "5",
+               "--divergence", "hutchinson", "--probes", "2", "--precision", "fp32"}));
+  const json& ode = ev["ode"];
+  ASSERT_TRUE(ode.contains("bpd")) << ev.dump();
+  const double bpd = ode["bpd"].get<double>();
+  EXPECT_GT(bpd, 0.0);  // a bound on −log₂P(k)/D of 8-bit values is positive
+  EXPECT_LT(bpd, 20.0);
+  EXPECT_EQ(ode["nfe"], 10.0);  // 5 Heun steps of 2 evaluations
+  EXPECT_EQ(ode["probes"], 2);
+  EXPECT_NE(ode["dequantization"].get<std::string>().find("(k + u)/256"), std::string::npos);
+}
+
+}  // namespace
