@@ -48,6 +48,10 @@ const train::Family& vdm_family() {
           "reconstruction + prior terms, "
           "whatever weighting the training used.");
     };
+    f.likelihoods = [](const nlohmann::json&) {
+      return std::map<std::string, std::string>{
+          {"bpd", "upper bound: the negative ELBO (MATH 2h) on -log2 p(x)/D"}};
+    };
     f.sampling = [](const nlohmann::json& o) {
       const std::string sampler = o.at("sampler");
       const int64_t steps = o.at("sample_steps");

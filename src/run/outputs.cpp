@@ -50,6 +50,10 @@ json evaluation(train::GenerativeModel& model, const RunConfig& c, const data::D
            {"examples", max_batches > 0 ? std::min(test.size(), batch * max_batches) : test.size()},
            {"units", family_of(c).units},
            {"metrics", metrics}};
+  json kinds = json::object();  // every likelihood printed says what it is
+  for (const auto& [key, kind] : family_of(c).likelihoods(c.model_options))
+    if (metrics.contains(key)) kinds[key] = kind;
+  out["likelihoods"] = kinds;
   if (test.kind == data::Kind::points) {
     const json sampling = family_of(c).sampling(c.model_options);
     if (!sampling.is_null()) out["sampling"] = sampling;

@@ -225,7 +225,11 @@ json eval_run(const EvalRequest& r, const json& overrides,
   json out = evaluation(*model, c, splits.test, r.batch, r.max_batches, r.seed, batches);
   for (const auto& [key, value] : overrides.items()) out[key] = value;  // e.g. iwae_k, T
   if (r.fid) out["classifier_fid"] = fid_metric(*model, c, splits.test, r.fid_samples, r.seed, log);
-  if (r.ode) out["ode"] = ode_metric(*model, c, splits.test, r);
+  if (r.ode) {
+    out["ode"] = ode_metric(*model, c, splits.test, r);
+    out["likelihoods"]["ode"] =
+        "estimate: the probability-flow ODE's log-density (ode.dequantization says how)";
+  }
   out["run"] = r.run;
   out["precision"] = precision_name(precision);  // of the network forwards (bound and samples)
   return out;

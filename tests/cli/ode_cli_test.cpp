@@ -28,6 +28,9 @@ TEST(CliOde, PointsGiveNatsWithTheExactDivergence) {
   EXPECT_TRUE(std::isfinite(ode["nats"].get<double>()));
   EXPECT_GT(ode["std_error"].get<double>(), 0.0);
   EXPECT_EQ(ode["kind"], "estimate");
+  // Each likelihood says what it is: the ELBO's bpd a bound, the ODE's an estimate.
+  EXPECT_EQ(ev["likelihoods"]["bpd"].get<std::string>().rfind("upper bound", 0), 0u) << ev.dump();
+  EXPECT_EQ(ev["likelihoods"]["ode"].get<std::string>().rfind("estimate", 0), 0u) << ev.dump();
   EXPECT_EQ(ode["divergence"], "exact");
   EXPECT_EQ(ode["examples"], 64);
   EXPECT_GT(ode["nfe"].get<double>(), 0.0);

@@ -28,6 +28,9 @@ struct Family {
   // One line for reports on what the headline test number is (a bound, an estimate, or not a
   // likelihood at all) for these resolved options.
   std::function<std::string(const nlohmann::json& resolved)> explain;
+  // For each test metric that is a likelihood, what kind it is ("upper bound on ..."), so eval
+  // labels every likelihood it prints; metrics left out are not likelihoods.
+  std::function<std::map<std::string, std::string>(const nlohmann::json& resolved)> likelihoods;
   // The model options (OptionSpec::section == name). Those whose commands include kSample or
   // kEval change how a trained model samples or is evaluated, never its weights.
   std::vector<OptionSpec> options;
@@ -67,6 +70,7 @@ Family describe(std::string name, std::string summary, std::string units,
   f.units = std::move(units);
   f.unit = f.units;
   f.explain = [](const nlohmann::json&) { return std::string(); };
+  f.likelihoods = [](const nlohmann::json&) { return std::map<std::string, std::string>(); };
   f.options = table.specs();
   f.defaults = [&table, base](const Shape& shape) { return table.to_json(base(shape)); };
   f.resolve = [&table, options_of](const nlohmann::json& given, const Shape& shape) {
