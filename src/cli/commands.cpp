@@ -7,6 +7,7 @@
 #include "deepgen/core/json_text.h"
 #include "deepgen/data/options.h"
 #include "deepgen/io/files.h"
+#include "deepgen/run/compare.h"
 #include "deepgen/run/config.h"
 #include "deepgen/run/families.h"
 #include "deepgen/train/checkpoint.h"
@@ -65,9 +66,7 @@ void check_run_extras(const CLI::App& cmd) {
   }
 }
 
-json read_json_file(const std::string& path) {
-  return parse_json_text(io::read_file(path), path);
-}
+json read_json_file(const std::string& path) { return parse_json_text(io::read_file(path), path); }
 
 json merged(json base, const json& patch) {
   base.merge_patch(patch);
@@ -134,6 +133,10 @@ Commands::Commands(CLI::App& app) {
   fit_gmm_ = fit->add_subcommand("gmm", "Bayesian Gaussian mixture by mean-field CAVI");
   flags_.add(*fit_gmm_, fit_gmm_option_table().specs(), kTrain, "Fit",
              table_defaults(fit_gmm_option_table()));
+  compare_ = app.add_subcommand(
+      "compare", "Likelihoods of several runs of one data set in one table; prints JSON");
+  flags_.add(*compare_, run::compare_option_table().specs(), kTrain, "Compare",
+             table_defaults(run::compare_option_table()));
   options_ = app.add_subcommand("options", "Every option: flag, config.json key, default, help");
   options_->add_flag("--markdown", markdown_, "As the Markdown of docs/options.md");
 }
@@ -162,6 +165,12 @@ int Commands::run() {
     DemoRequest r;
     flags_.apply(*demo_, demo_option_table(), r);
     return run_demo(r);
+  }
+  if (*compare_) {
+    run::CompareRequest r;
+    flags_.apply(*compare_, run::compare_option_table(), r);
+    std::cout << run::compare_runs(r).dump() << std::endl;
+    return 0;
   }
   if (*fit_gmm_) {
     FitGmmRequest r;

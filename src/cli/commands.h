@@ -29,7 +29,8 @@ class Commands {
 
   FlagSet flags_;
   CLI::App *train_ = nullptr, *sample_ = nullptr, *eval_ = nullptr, *info_ = nullptr,
-           *demo_ = nullptr, *fit_gmm_ = nullptr, *langevin_ = nullptr, *options_ = nullptr;
+           *demo_ = nullptr, *fit_gmm_ = nullptr, *langevin_ = nullptr, *options_ = nullptr,
+           *compare_ = nullptr;
   std::vector<CLI::App*> train_families_;
   bool markdown_ = false;
 };

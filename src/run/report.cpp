@@ -145,7 +145,18 @@ void add_eval_rows(io::Report& report, const RunDir& dir, const train::Family& f
                                   format_number(ev["energy_distance"].get<double>()));
   }
   const json bounds = read_json(dir.bounds());
-  if (bounds.is_object()) add_metric_rows(report, bounds, "bounds: ", family);
+  if (!bounds.is_object()) return;
+  add_metric_rows(report, bounds, "bounds: ", family);
+  if (bounds.contains("ode") && bounds["ode"].is_object()) {
+    const json& o = bounds["ode"];
+    const bool bpd = o.contains("bpd");
+    report.summary.emplace_back("probability-flow ODE estimate (" +
+                                    std::string(bpd ? "bits/dim" : "nats") + ", " +
+                                    std::to_string(o.value("examples", 0)) + " test examples, " +
+                                    format_number(o.value("nfe", 0.0)) + " evaluations)",
+                                format_number(o.value(bpd ? "bpd" : "nats", 0.0)) + " ± " +
+                                    format_number(o.value("std_error", 0.0)));
+  }
 }
 
 void add_image(io::Report& report, const std::string& path, const std::string& caption) {

@@ -9,11 +9,13 @@
 #include "deepgen/core/runtime.h"
 #include "deepgen/eval/fid.h"
 #include "deepgen/eval/ode_likelihood.h"
+#include "deepgen/io/files.h"
 #include "deepgen/io/image.h"
 #include "deepgen/io/npy.h"
 #include "deepgen/run/config.h"
 #include "deepgen/run/model.h"
 #include "deepgen/run/outputs.h"
+#include "deepgen/run/run_dir.h"
 
 namespace deepgen::run {
 
@@ -87,6 +89,10 @@ const OptionTable<EvalRequest>& eval_option_table() {
     t.add("probes", &R::probes, "Hutchinson probes per solve (their mean is the estimate)")
         .min(1)
         .max(1000)
+        .commands(kEval);
+    t.add("save", &R::save,
+          "Also write the result into the run as bounds.json, which its report and `deepgen "
+          "compare` read")
         .commands(kEval);
     return t;
   }();
@@ -232,6 +238,7 @@ json eval_run(const EvalRequest& r, const json& overrides,
   }
   out["run"] = r.run;
   out["precision"] = precision_name(precision);  // of the network forwards (bound and samples)
+  if (r.save) io::write_file_atomic(RunDir(r.run).bounds(), out.dump(2) + "\n");
   return out;
 }
 

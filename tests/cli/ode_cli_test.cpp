@@ -47,6 +47,33 @@ TEST(CliOde, PointsGiveNatsWithTheExactDivergence) {
   ASSERT_TRUE(succeeded(deepgen(toy_train(vae, {"--steps", "5"}))));
   EXPECT_TRUE(one_line_error(deepgen({"eval", "--run", vae, "--max-batches", "1", "--ode"}),
                              "probability-flow ODE"));
+
+  // compare: the VAE's bound, the VDM's bound and its saved ODE estimate in one table and page.
+  ASSERT_TRUE(succeeded(deepgen(with(eval, {"--save"}))));
+  const std::string page = dir.file("cmp.html");
+  const json table =
+      only_json_object(deepgen({"compare", "--runs", vae + "," + run, "--html", page}));
+  EXPECT_EQ(table["data"], "toy:moons");
+  int bounds = 0, estimates = 0;
+  for (const auto& row : table["rows"]) {
+    const std::string kind = row["kind"];
+    bounds += kind.rfind("upper bound", 0) == 0;
+    if (kind == "estimate") {
+      ++estimates;
+      EXPECT_EQ(row["run"], run);
+      EXPECT_NEAR(row["value"].get<double>(), ode["nats"].get<double>(), 1e-9);  // same seed
+      EXPECT_GT(row["nfe"].get<double>(), 0.0);
+    }
+  }
+  EXPECT_GE(bounds, 2) << table.dump();  // the VAE's −ELBO and the VDM's bpd at least
+  EXPECT_EQ(estimates, 1) << table.dump();
+  EXPECT_NE(read_text(page).find("probability-flow ODE"), std::string::npos);
+  const std::string other = dir.file("other");
+  ASSERT_TRUE(succeeded(deepgen({"train", "vae", "--data", "toy:8gaussians", "--out", other,
+                                 "--steps", "2", "--batch", "64", "--hidden", "16", "--threads",
+                                 "1"})));
+  EXPECT_TRUE(one_line_error(deepgen({"compare", "--runs", run + "," + other}), "one data set"));
+  EXPECT_TRUE(one_line_error(deepgen({"compare"}), "--runs"));
 }
 
 // 8-bit images are dequantised and the estimate is in bits/dim; a fixed-step solver's cost is

@@ -39,6 +39,7 @@ struct EvalRequest {
   std::string divergence = "auto";  // auto | exact | hutchinson
   std::string probe = "rademacher";
   int64_t probes = 1;
+  bool save = false;  // also write the result into the run as bounds.json (report, compare)
 };
 const OptionTable<EvalRequest>& eval_option_table();
 // One JSON object: the evaluation envelope (run/outputs.h), the overrides it used, and the FID.
