@@ -1,4 +1,5 @@
 // VaeModel: the VAE behind the shared trainer and the CLI (losses, evaluation, samples).
+#include <cmath>
 #include <limits>
 
 #include "deepgen/core/error.h"
@@ -83,10 +84,16 @@ train::LossOutput VaeModel::evaluate(const at::Tensor& x_raw) {
   NegElbo t = vae_->negative_elbo(x, mu, logvar, 1);
   at::Tensor recon = t.recon.mean(), kl = t.kl.mean();
   train::LossOutput out{recon + kl, {{"neg_elbo", recon + kl}, {"recon", recon}, {"kl", kl}}};
+  // The discretised decoder's bounds are on −log P(x) of the 8-bit image: also per bit and pixel.
+  const bool per_bit = vae_->options().likelihood() == "logistic";
+  const double bits = 1.0 / (static_cast<double>(x[0].numel()) * std::log(2.0));
+  if (per_bit) out.parts.emplace_back("bpd", (recon + kl) * bits);
   if (eval_.iwae_k > 0) {
     const int64_t chunk = std::max<int64_t>(1, eval_.iwae_rows / x.size(0));
     auto weights = [&](int64_t n) { return vae_->log_weights(x, mu, logvar, n); };
-    out.parts.emplace_back("iwae_nll", -iwae_bound(weights, eval_.iwae_k, chunk).mean());
+    const at::Tensor nll = -iwae_bound(weights, eval_.iwae_k, chunk).mean();
+    out.parts.emplace_back("iwae_nll", nll);
+    if (per_bit) out.parts.emplace_back("iwae_bpd", nll * bits);
   }
   if (eval_.amortization_gap && vae_->amortized()) {
     const at::Tensor encoder = vae_->negative_elbo(x, mu, logvar, eval_.gap_samples).total();
@@ -103,16 +110,14 @@ at::Tensor VaeModel::sample(int64_t n) {
   const auto& o = vae_->options();
   at::Tensor z = torch::randn({n, o.latent()}, vae_->log_sigma().options());
   at::Tensor out = vae_->decode(z);
-  if (o.likelihood() == "bernoulli") return torch::sigmoid(out);
-  if (is_image(o.data_shape())) return out;
+  if (o.likelihood() != "gaussian" || is_image(o.data_shape())) return vae_->mean_image(out);
   return out + vae_->log_sigma().exp() * torch::randn_like(out);
 }
 
 at::Tensor VaeModel::reconstruct(const at::Tensor& x) {
   const at::Tensor mu =
       vae_->amortized() ? vae_->encode(x).first : test_posterior(likelihood_input(x)).first;
-  at::Tensor out = vae_->decode(mu);
-  return vae_->options().likelihood() == "bernoulli" ? torch::sigmoid(out) : out;
+  return vae_->mean_image(vae_->decode(mu));
 }
 
 }  // namespace deepgen::vi

@@ -14,7 +14,10 @@ OptionTable<VaeOptions> make_table() {
   t.add("hidden", &O::hidden, "Hidden layer sizes of the encoder and decoder MLPs").min(1);
   t.add("latent", &O::latent, "Latent dimensions").min(1);
   t.add("activation", &O::activation, "Activation of the MLPs").choices(nn::activation_names());
-  t.add("likelihood", &O::likelihood, "Decoder p(x|z)").choices({"gaussian", "bernoulli"});
+  t.add("likelihood", &O::likelihood,
+        "Decoder p(x|z): gaussian (a density) | bernoulli (binarised pixels) | logistic "
+        "(discretised per pixel: 8-bit images, bounds also in bits/dim)")
+      .choices({"gaussian", "bernoulli", "logistic"});
   t.add("sigma", &O::sigma, "gaussian: fixed decoder std (0: one learned σ)").min(0);
   t.add("sigma_init", &O::sigma_init, "gaussian: the learned σ's start").greater(0);
   t.add("mean_activation", &O::mean_activation, "gaussian: the decoder mean's output")
@@ -72,6 +75,10 @@ void check_shape(const VaeOptions& o) {
   if (o.architecture() == "conv" && o.data_shape().size() != 3)
     throw Error("vae: " + option_ref("vae", "architecture") +
                 " conv needs image data; use mlp for points");
+  if (o.likelihood() == "logistic" && o.data_shape().size() != 3)
+    throw Error("vae: " + option_ref("vae", "likelihood") +
+                " logistic models 8-bit image pixels, not points: use " +
+                option_ref("vae", "likelihood") + " gaussian");
 }
 
 void check_inference(const VaeOptions& o) {

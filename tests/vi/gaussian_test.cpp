@@ -228,5 +228,140 @@ TEST(Reparameterize, GradientsMatchCentralFiniteDifferences) {
             1e-12);
 }
 
+// Discretised logistic (PixelCNN++ eq. 2) written out directly in float64: log of the plain
+// difference of the two CDFs, with open edge bins. Each CDF is taken from the side where it is
+// far from 1 (σ(a) − σ(b) = σ(−b) − σ(−a)), so only genuine underflow can make it −∞.
+at::Tensor direct_logistic_log_prob(const at::Tensor& k, const at::Tensor& mean,
+                                    const at::Tensor& log_scale) {
+  const at::Tensor s = log_scale.exp();
+  const at::Tensor a = ((k + 0.5) / 255.0 - mean) / s, b = ((k - 0.5) / 255.0 - mean) / s;
+  const at::Tensor cdf_a = torch::where(k == 255, torch::ones_like(a), torch::sigmoid(a));
+  const at::Tensor cdf_b = torch::where(k == 0, torch::zeros_like(b), torch::sigmoid(b));
+  const at::Tensor tail_a = torch::where(k == 255, torch::zeros_like(a), torch::sigmoid(-a));
+  const at::Tensor tail_b = torch::where(k == 0, torch::ones_like(b), torch::sigmoid(-b));
+  return torch::where(b > 0, tail_b - tail_a, cdf_a - cdf_b).log();
+}
+
+// Every level k/255 as a column, against parameters as a row: (256, P).
+at::Tensor all_levels(at::ScalarType dtype) {
+  return (at::arange(256, f64()) / 255.0).to(dtype).unsqueeze(1);
+}
+
+TEST(DiscretizedLogistic, The256ProbabilitiesSumToOneForAnyMeanAndScale) {
+  torch::manual_seed(21);
+  // Random means, including outside [0, 1] where the open edge bins hold most of the mass, and
+  // log-scales from s = 6e-6 (below the VAE's floor e^-7) to s = 2e4; then named extremes.
+  const at::Tensor mean =
+      torch::cat({torch::rand({40}, f64()) * 2.0 - 0.5,
+                  torch::tensor({0.5, 0.0, 1.0, -0.3, 1.4, 0.5, 0.37, 0.999, 0.2}, f64())});
+  const at::Tensor log_scale = torch::cat(
+      {torch::rand({40}, f64()) * 22.0 - 12.0,
+       torch::tensor({-7.0, -7.0, -7.0, -7.0, 5.0, 10.0, std::log(1e-3), -12.0, 0.0}, f64())});
+  for (at::ScalarType dtype : {at::kFloat, at::kDouble}) {
+    const at::Tensor lp = discretized_logistic_log_prob(
+        all_levels(dtype), mean.to(dtype).unsqueeze(0), log_scale.to(dtype).unsqueeze(0));
+    ASSERT_EQ(lp.sizes(), (at::IntArrayRef{256, 49}));
+    EXPECT_TRUE(lp.isfinite().all().item<bool>()) << dtype;
+    EXPECT_LE(lp.max().item<double>(), 0.0) << dtype;  // a probability: log P ≤ 0
+    // Each P(k) is accurate to a few ulps relative and the edges telescope bit for bit, so the
+    // sum is 1 to ~256 ulps: 1e-5 in float32, 1e-12 in float64. Closed edge bins miss by more
+    // than 1e-3 for some of these parameters (the means outside [0, 1], the huge scales).
+    const double tol = dtype == at::kFloat ? 1e-5 : 1e-12;
+    const at::Tensor log_total = torch::logsumexp(lp.to(at::kDouble), 0);
+    EXPECT_LT(log_total.abs().max().item<double>(), tol) << dtype << "\n" << log_total;
+  }
+}
+
+TEST(DiscretizedLogistic, MatchesTheDirectFloat64DifferenceForModerateValues) {
+  torch::manual_seed(22);
+  // Moderate: s ∈ [e^-3, e], so |(x± − μ)/s| ≤ ~30 and the direct float64 difference keeps
+  // all but ~1e-3 of its precision at worst.
+  at::Tensor k = torch::randint(0, 256, {2000}, f64());
+  k.slice(0, 0, 20).fill_(0.0);  // both open edges are among them
+  k.slice(0, 20, 40).fill_(255.0);
+  const at::Tensor mean32 = torch::rand({2000}) * 1.4 - 0.2;
+  const at::Tensor ls32 = torch::rand({2000}) * 4.0 - 3.0;
+  // The same parameter values in both precisions: only the arithmetic differs.
+  const at::Tensor mean = mean32.to(at::kDouble), log_scale = ls32.to(at::kDouble);
+  const at::Tensor want = direct_logistic_log_prob(k, mean, log_scale);
+  ASSERT_TRUE(want.isfinite().all().item<bool>());
+  const at::Tensor got64 = discretized_logistic_log_prob(k / 255.0, mean, log_scale);
+  // float64: two exact formulas of one number; 1e-10 relative is ~1e6 ulps of room for the
+  // direct form's cancellation, while a wrong edge or bin width is off by more than 1e-3.
+  EXPECT_LT(((got64 - want).abs() / (want.abs() + 1.0)).max().item<double>(), 1e-10);
+  // float32: the rounded edges (k ± ½)/255 shift a by |a|·1e-7, which moves log P by up to
+  // |a|²·1e-7 ≈ 1e-4 in the tails where |log P| ≈ |a|; 1e-5·(1 + |log P|) covers that.
+  const at::Tensor got32 =
+      discretized_logistic_log_prob((k / 255.0).to(at::kFloat), mean32, ls32).to(at::kDouble);
+  EXPECT_LT(((got32 - want).abs() / (want.abs() + 1.0)).max().item<double>(), 1e-5);
+}
+
+TEST(DiscretizedLogistic, StaysExactWhereTheDirectDifferenceUnderflows) {
+  // s = 5e-3, μ = 0.9: bins far below μ have P ≈ e^-150, zero in float32 but not in float64.
+  const at::Tensor k = torch::arange(0, 101, f64());
+  const at::Tensor mean = torch::full({101}, 0.9, f64());
+  const at::Tensor ls = torch::full({101}, std::log(5e-3), f64());
+  auto f32 = [](const at::Tensor& t) { return t.to(at::kFloat); };
+  const at::Tensor direct32 = direct_logistic_log_prob(f32(k), f32(mean), f32(ls));
+  EXPECT_FALSE(direct32.isfinite().all().item<bool>());  // the regime is real: −∞ in float32
+  const at::Tensor want = direct_logistic_log_prob(k, mean, ls);
+  ASSERT_TRUE(want.isfinite().all().item<bool>());
+  const at::Tensor got =
+      discretized_logistic_log_prob(f32(k / 255.0), f32(mean), f32(ls)).to(at::kDouble);
+  ASSERT_TRUE(got.isfinite().all().item<bool>());
+  // |log P| ≤ 180 here: float32's ~1e-7 relative error in a gives ≤ 1e-5·|log P|.
+  EXPECT_LT(((got - want).abs() / want.abs()).max().item<double>(), 1e-5);
+
+  // s = 1e-3 and 1e-4, μ = 1: P(0) ≈ e^-1000, below even float64. In the far left tail
+  // σ(a) − σ(b) = e^a(1 − e^−(a−b))(1 + O(e^a)), so log P = a + log(1 − e^(−1/(255 s))) there,
+  // and log σ(a) = a at k = 0.
+  for (double s : {1e-3, 1e-4}) {
+    const at::Tensor kk = torch::tensor({0.0, 1.0, 10.0, 100.0}, f64());
+    const at::Tensor a = ((kk + 0.5) / 255.0 - 1.0) / s;
+    const double gap = std::log1p(-std::exp(-1.0 / (255.0 * s)));
+    const at::Tensor asym = a + torch::where(kk == 0, torch::zeros_like(a), a * 0.0 + gap);
+    const at::Tensor lp = discretized_logistic_log_prob(f32(kk / 255.0), torch::ones({4}),
+                                                        torch::full({4}, std::log(s)))
+                              .to(at::kDouble);
+    ASSERT_TRUE(lp.isfinite().all().item<bool>()) << s;
+    EXPECT_LT(((lp - asym).abs() / asym.abs()).max().item<double>(), 1e-5) << s << "\n" << lp;
+  }
+}
+
+TEST(DiscretizedLogistic, GradientsAreFiniteAndMatchFiniteDifferences) {
+  // Extremes included: tiny and huge s (log s = 15 is where a careless log1mexp branch gives
+  // 0·∞ = NaN in backward), means far outside [0, 1], both open edges.
+  const at::Tensor k =
+      torch::tensor({0.0, 255.0, 1.0, 128.0, 254.0, 3.0, 200.0, 0.0, 255.0}, f64());
+  const at::Tensor m0 = torch::tensor({0.3, 0.7, 0.01, -2.0, 3.0, 0.5, 0.5, 0.9, 0.1}, f64());
+  const at::Tensor l0 = torch::tensor({-1.0, -2.0, -7.0, 15.0, 0.5, -5.0, 15.0, -6.9, -6.9}, f64());
+  for (at::ScalarType dtype : {at::kFloat, at::kDouble}) {
+    // Copies: for float64, .to() would return m0 itself.
+    at::Tensor m = m0.to(dtype, false, true).requires_grad_(true);
+    at::Tensor l = l0.to(dtype, false, true).requires_grad_(true);
+    discretized_logistic_log_prob((k / 255.0).to(dtype), m, l).sum().backward();
+    EXPECT_TRUE(m.grad().isfinite().all().item<bool>()) << dtype << m.grad();
+    EXPECT_TRUE(l.grad().isfinite().all().item<bool>()) << dtype << l.grad();
+  }
+  at::Tensor m = m0.clone().requires_grad_(true), l = l0.clone().requires_grad_(true);
+  discretized_logistic_log_prob(k / 255.0, m, l).sum().backward();
+  // Central differences in float64, h = 1e-6: the third derivative is at most ~(1/s)^3 ≈ 1e9
+  // at s = e^-7, so truncation is up to ~h²·1e9 = 1e-3 there against |f'| ≈ 1/s ≈ 1e3; hence
+  // the relative 1e-4·(1 + |f'|). A wrong factor (a missing 1/s, a sign) is off by O(1) relative.
+  const double h = 1e-6;
+  torch::NoGradGuard no_grad;
+  auto f = [&](const at::Tensor& mm, const at::Tensor& ll) {
+    return discretized_logistic_log_prob(k / 255.0, mm, ll).sum().item<double>();
+  };
+  for (int64_t i = 0; i < k.size(0); ++i) {
+    at::Tensor e = torch::zeros({k.size(0)}, f64());
+    e[i] = h;
+    const double dm = (f(m0 + e, l0) - f(m0 - e, l0)) / (2 * h);
+    const double dl = (f(m0, l0 + e) - f(m0, l0 - e)) / (2 * h);
+    EXPECT_NEAR(m.grad()[i].item<double>(), dm, 1e-4 * (1.0 + std::abs(dm))) << "mean " << i;
+    EXPECT_NEAR(l.grad()[i].item<double>(), dl, 1e-4 * (1.0 + std::abs(dl))) << "log-scale " << i;
+  }
+}
+
 }  // namespace
 }  // namespace deepgen::vi

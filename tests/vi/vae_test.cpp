@@ -8,8 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "../support/error_message.h"
 #include "deepgen/core/error.h"
 #include "deepgen/core/rng.h"
+#include "deepgen/data/dataset.h"
+#include "deepgen/vi/family.h"
+#include "deepgen/vi/gaussian.h"
 
 namespace deepgen::vi {
 namespace {
@@ -359,6 +363,214 @@ TEST(VaeModel, LossWeightsKlByBetaEvaluateDoesNot) {
   const train::LossOutput ev = m.evaluate(x);
   EXPECT_NEAR(ev.loss.item<double>(), recon + kl, 1e-5 * (std::abs(recon) + 1));  // β not used
   EXPECT_GT(kl, 1e-3);  // so the two checks above distinguish β = 0.25 from β = 1
+}
+
+// The value of the evaluation part `name` (fails the test when it is missing).
+double part(const train::LossOutput& out, const std::string& name) {
+  for (const auto& [k, v] : out.parts)
+    if (k == name) return v.item<double>();
+  ADD_FAILURE() << "no part " << name;
+  return std::nan("");
+}
+
+bool has_part(const train::LossOutput& out, const std::string& name) {
+  for (const auto& [k, v] : out.parts)
+    if (k == name) return true;
+  return false;
+}
+
+TEST(Vae, LogisticReconIsMinusTheSummedDiscretizedLogisticLogProb) {
+  torch::manual_seed(16);
+  Vae vae(small_options({2, 4, 4}).likelihood("logistic"));
+  // The learned σ of the Gaussian decoder would get no gradient here: it is not a parameter.
+  EXPECT_FALSE(has_name(vae->named_parameters().keys(), "log_sigma"));
+  const at::Tensor x = torch::randint(0, 256, {5, 2, 4, 4}).to(at::kFloat) / 255;
+  const at::Tensor eps = torch::randn({5, 3});
+  const NegElbo t = vae->negative_elbo(x, eps);
+  torch::NoGradGuard no_grad;
+  auto [mu, lv] = vae->encode(x);
+  const at::Tensor decoded = vae->decode(mu + (0.5 * lv).exp() * eps);
+  EXPECT_EQ(decoded.sizes(), (at::IntArrayRef{5, 4, 4, 4}));  // 2C channels: means, log-scales
+  auto [mean, log_scale] = split_logistic(decoded);
+  EXPECT_EQ(mean.sizes(), x.sizes());
+  const at::Tensor want =
+      -discretized_logistic_log_prob(x, mean, log_scale).reshape({5, -1}).sum(1);
+  expect_close(t.recon, want, 1e-5, "logistic recon");  // float32, 32 terms: 1e-5 relative
+  // −log P(k) of a discrete pixel is ≥ 0, so the reconstruction term is too (unlike a density's).
+  EXPECT_GE(t.recon.min().item<float>(), 0.0f);
+}
+
+TEST(Vae, LogisticLogScaleHasPixelCnnFloor) {
+  torch::manual_seed(17);
+  Vae vae(small_options({1, 4, 4}).likelihood("logistic"));
+  // Push every log-scale output far below the floor: the last decoder layer's bias for the
+  // second half of its outputs (tanh hidden units and small weights move it by < 2).
+  at::Tensor bias = vae->named_parameters()["decoder.layers.1.bias"];
+  {
+    torch::NoGradGuard no_grad;
+    bias.slice(0, 16, 32).fill_(-30.0);
+  }
+  const at::Tensor log_scale = split_logistic(vae->decode(torch::randn({6, 3}))).second;
+  // PixelCNN++'s −7 on pixels in [−1, 1] is −7 − ln 2 on pixels in [0, 1].
+  const float floor = static_cast<float>(-7.0 - std::log(2.0));
+  EXPECT_FLOAT_EQ(log_scale.min().item<float>(), floor);
+  EXPECT_FLOAT_EQ(log_scale.max().item<float>(), floor);
+}
+
+TEST(Vae, LogisticLogWeightsAreTheJointOverQThroughLogLikelihood) {
+  torch::manual_seed(18);
+  Vae vae(small_options({1, 4, 4}).likelihood("logistic"));
+  const at::Tensor x = torch::randint(0, 256, {3, 1, 4, 4}).to(at::kFloat) / 255;
+  torch::NoGradGuard no_grad;
+  auto [mu, lv] = vae->encode(x);
+  const int64_t k = 7;
+  torch::manual_seed(19);
+  const at::Tensor w = vae->log_weights(x, mu, lv, k);
+  ASSERT_EQ(w.sizes(), (at::IntArrayRef{k, 3}));
+  // The same draws z = mu + σ·eps (eps (k, B, latent) from the same seed), summed by hand.
+  torch::manual_seed(19);
+  const at::Tensor z = mu + (0.5 * lv).exp() * torch::randn({k, 3, 3});
+  const at::Tensor xs = x.unsqueeze(0).expand({k, 3, 1, 4, 4}).reshape({k * 3, 1, 4, 4});
+  const at::Tensor ll = vae->log_likelihood(xs, vae->decode(z.reshape({k * 3, 3}))).reshape({k, 3});
+  const at::Tensor log_prior = (-0.5 * (z.pow(2) + std::log(2 * kPi))).sum(-1);
+  const at::Tensor log_q = (-0.5 * ((z - mu).pow(2) / lv.exp() + lv + std::log(2 * kPi))).sum(-1);
+  expect_close(w, ll + log_prior - log_q, 1e-5, "log weights");  // float32, ~20 terms
+}
+
+// Small 8-bit images: one of four 8x8 strokes at a random brightness on a grey background,
+// rounded to k/255. Grey, away from the open edge bins: there a decoder that has learned nothing
+// (μ ≈ ½, s ≈ 1) gives each level about σ'(0)/255 = 1/1020, 10 bits, worse than uniform's 8.
+at::Tensor stroke_images(int64_t n, at::Generator& gen) {
+  at::Tensor proto = torch::zeros({4, 8, 8});
+  proto[0].slice(0, 3, 5).fill_(1.0);                        // horizontal bar
+  proto[1].slice(1, 3, 5).fill_(1.0);                        // vertical bar
+  proto[2].copy_(torch::eye(8) + torch::eye(8).roll(1, 1));  // diagonal
+  proto[3].slice(0, 2, 6).slice(1, 2, 6).fill_(1.0);         // square
+  const at::Tensor which = at::randint(0, 4, {n}, gen);
+  const at::Tensor bright = at::rand({n, 1, 1}, gen, at::kFloat) * 0.25 + 0.25;
+  const at::Tensor img = 0.25 + proto.index_select(0, which).clamp(0, 1) * bright;
+  return (img * 255).round().div(255).unsqueeze(1);
+}
+
+TEST(VaeModel, LogisticVaeLearnsSmall8BitImagesBelow8BitsPerDim) {
+  torch::manual_seed(20);
+  at::Generator gen = make_generator(321);
+  const at::Tensor train = stroke_images(1024, gen), test = stroke_images(256, gen);
+  VaeOptions o = VaeOptions({1, 8, 8}).hidden({64}).latent(4).likelihood("logistic");
+  o.eval().iwae_k = 20;
+  VaeModel m(o);
+  const double d_ln2 = 64 * std::log(2.0);
+  auto evaluate = [&] {
+    torch::NoGradGuard no_grad;
+    return m.evaluate(test);
+  };
+  const train::LossOutput before = evaluate();
+  torch::optim::Adam opt(m.vae()->parameters(), torch::optim::AdamOptions(1e-2));
+  for (int step = 0; step < 400; ++step) {
+    const at::Tensor batch = train.index_select(0, at::randint(0, 1024, {64}, gen));
+    opt.zero_grad();
+    m.loss(batch).loss.backward();
+    opt.step();
+  }
+  const train::LossOutput after = evaluate();
+  const double bpd = part(after, "bpd"), iwae_bpd = part(after, "iwae_bpd");
+  RecordProperty("bpd_before", std::to_string(part(before, "bpd")));
+  RecordProperty("bpd_after", std::to_string(bpd));
+  RecordProperty("iwae_bpd_after", std::to_string(iwae_bpd));
+  // A uniform guess over the 256 levels is 8 bits/dim; the untrained decoder is worse (see
+  // stroke_images), and training must beat uniform.
+  EXPECT_GT(part(before, "bpd"), 8.0);
+  // Measured: 10.06 before, 3.52 after (IWAE-20: 3.42).
+  EXPECT_LT(bpd, 8.0) << "neg_elbo " << part(after, "neg_elbo");
+  // The parts are the nats bounds per bit and pixel: the same float32 scalars divided by
+  // D ln 2, so they agree to float32 rounding (1e-6 relative).
+  EXPECT_NEAR(bpd, part(after, "neg_elbo") / d_ln2, 1e-6 * bpd);
+  EXPECT_NEAR(iwae_bpd, part(after, "iwae_nll") / d_ln2, 1e-6 * iwae_bpd);
+  EXPECT_NEAR(after.loss.item<double>(), part(after, "neg_elbo"), 1e-6 * std::abs(bpd * d_ln2));
+  // IWAE-20 is the tighter bound; its one-sample ELBO partner is noisy over 256 images, so it
+  // need only not exceed it by more than 0.05 bits/dim.
+  EXPECT_LT(iwae_bpd, bpd + 0.05);
+}
+
+TEST(VaeModel, BitsPerDimAreReportedOnlyForTheDiscreteLogisticDecoder) {
+  torch::manual_seed(24);
+  VaeModel gauss(small_options({1, 4, 4}));
+  gauss.eval_options().iwae_k = 3;
+  const at::Tensor x = torch::randint(0, 256, {4, 1, 4, 4}).to(at::kFloat) / 255;
+  torch::NoGradGuard no_grad;
+  const train::LossOutput g = gauss.evaluate(x);
+  EXPECT_TRUE(has_part(g, "iwae_nll"));
+  EXPECT_FALSE(has_part(g, "bpd"));  // a density's −ELBO is no bound on a probability
+  EXPECT_FALSE(has_part(g, "iwae_bpd"));
+  VaeModel logistic(small_options({1, 4, 4}).likelihood("logistic"));
+  const train::LossOutput l = logistic.evaluate(x);
+  EXPECT_TRUE(has_part(l, "bpd"));
+  EXPECT_FALSE(has_part(l, "iwae_bpd"));  // iwae_k = 0: no IWAE bound to convert
+  // The family labels them for eval: upper bounds, in bits per dimension.
+  const auto kinds = vae_family().likelihoods({{"likelihood", "logistic"}});
+  ASSERT_EQ(kinds.count("bpd"), 1u);
+  ASSERT_EQ(kinds.count("iwae_bpd"), 1u);
+  EXPECT_NE(kinds.at("bpd").find("upper bound"), std::string::npos) << kinds.at("bpd");
+  EXPECT_NE(kinds.at("neg_elbo").find("8-bit"), std::string::npos) << kinds.at("neg_elbo");
+  EXPECT_EQ(vae_family().likelihoods({{"likelihood", "gaussian"}}).count("bpd"), 0u);
+}
+
+TEST(VaeModel, LogisticSamplesAndReconstructionsAreTheClampedMeans) {
+  torch::manual_seed(25);
+  // μ is unconstrained, so the clamp to [0, 1] is what keeps pictures in range.
+  VaeModel m(small_options({1, 4, 4}).likelihood("logistic"));
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(26);
+  const at::Tensor s = m.sample(50);
+  torch::manual_seed(26);
+  const at::Tensor mean = split_logistic(m.vae()->decode(torch::randn({50, 3}))).first;
+  EXPECT_EQ(s.sizes(), (at::IntArrayRef{50, 1, 4, 4}));
+  EXPECT_TRUE(s.equal(mean.clamp(0, 1)));
+  EXPECT_TRUE((mean < 0).any().item<bool>() || (mean > 1).any().item<bool>());  // clamp matters
+  const at::Tensor x = torch::randint(0, 256, {3, 1, 4, 4}).to(at::kFloat) / 255;
+  const at::Tensor r = m.reconstruct(x);
+  EXPECT_EQ(r.sizes(), x.sizes());
+  EXPECT_TRUE(r.equal(split_logistic(m.vae()->decode(m.vae()->encode(x).first)).first.clamp(0, 1)));
+}
+
+// A training set as the run layer hands it over.
+data::Dataset dataset(const at::Tensor& x, data::Kind kind) {
+  data::Dataset d;
+  d.name = "set/train";
+  d.kind = kind;
+  d.x = x;
+  return d;
+}
+
+// The family's adapt: what `deepgen train vae --likelihood logistic` runs on the training set.
+std::string adapt_error(const data::Dataset& train) {
+  nlohmann::json given = {{"likelihood", "logistic"}};
+  train::TrainOptions trainer;
+  return testing::error_message([&] { vae_family().adapt(given, train, trainer); });
+}
+
+TEST(VaeOptionsLogistic, RefusedOnAnythingButEightBitImages) {
+  const std::string name = "`vae.likelihood`";
+  // Points: the options alone, and the training set.
+  const std::string options =
+      testing::error_message([] { vae_options_from_json(R"({"likelihood": "logistic"})", {2}); });
+  EXPECT_NE(options.find(name), std::string::npos) << options;
+  EXPECT_EQ(options.find('\n'), std::string::npos) << options;  // one line
+  const std::string points = adapt_error(dataset(torch::randn({10, 2}), data::Kind::points));
+  EXPECT_NE(points.find(name + " logistic models 8-bit image pixels"), std::string::npos) << points;
+  EXPECT_NE(points.find("gaussian"), std::string::npos) << points;  // the fix
+  EXPECT_EQ(points.find('\n'), std::string::npos) << points;
+  // Images off the k/255 grid (resized), half a level off.
+  const at::Tensor bytes = torch::randint(0, 256, {6, 1, 4, 4}).to(at::kByte);
+  const at::Tensor off = (bytes.to(at::kFloat) + 0.5) / 255;
+  const std::string resized = adapt_error(dataset(off, data::Kind::image));
+  EXPECT_NE(resized.find(name + " logistic models 8-bit pixels k/255"), std::string::npos)
+      << resized;
+  EXPECT_EQ(resized.find('\n'), std::string::npos) << resized;
+  // 8-bit images, as bytes or as float32 k/255, pass.
+  EXPECT_EQ(adapt_error(dataset(bytes, data::Kind::image)), "(no deepgen::Error thrown)");
+  EXPECT_EQ(adapt_error(dataset(bytes.to(at::kFloat) / 255, data::Kind::image)),
+            "(no deepgen::Error thrown)");
 }
 
 }  // namespace

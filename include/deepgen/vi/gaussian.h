@@ -1,6 +1,6 @@
 #pragma once
-// Gaussian and Bernoulli building blocks of the ELBO (MATH 1.1, MATH 1.4). Elementwise: callers
-// sum over the dimensions they need.
+// Gaussian, Bernoulli and discretised-logistic building blocks of the ELBO (MATH 1.1, MATH 1.4).
+// Elementwise: callers sum over the dimensions they need.
 #include <ATen/core/Tensor.h>
 
 namespace deepgen::vi {
@@ -18,5 +18,12 @@ at::Tensor reparameterize(const at::Tensor& mu, const at::Tensor& logvar, const 
 at::Tensor gaussian_log_prob(const at::Tensor& x, const at::Tensor& mean, const at::Tensor& logvar);
 // log Bernoulli(x; sigmoid(logits)) = x·logits − softplus(logits), stable for large |logits|.
 at::Tensor bernoulli_log_prob(const at::Tensor& x, const at::Tensor& logits);
+// Discretised logistic (Salimans et al. 2017, PixelCNN++ eq. 2): log P(k) of the 8-bit pixel
+// x = k/255 (k recovered by rounding), P(k) = σ((x⁺ − mean)/s) − σ((x⁻ − mean)/s) with bin edges
+// x± = (k ± ½)/255, s = e^log_scale, and the edge bins open (x⁻ = −∞ at k = 0, x⁺ = +∞ at
+// k = 255), so the 256 probabilities sum to 1 for any mean and scale. Exact in log space for
+// every mean and scale: no underflow, and no mid-point fallback.
+at::Tensor discretized_logistic_log_prob(const at::Tensor& x, const at::Tensor& mean,
+                                         const at::Tensor& log_scale);
 
 }  // namespace deepgen::vi

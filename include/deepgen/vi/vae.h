@@ -1,6 +1,7 @@
 #pragma once
 // The VAE of MATH 1.4 (Kingma & Welling 2014): q(z|x) = N(mu(x), diag σ²(x)), p(z) = N(0, I),
-// p(x|z) Gaussian N(f(z), σ²I) (σ fixed or learned) or Bernoulli(sigmoid(f(z))). The same
+// p(x|z) Gaussian N(f(z), σ²I) (σ fixed or learned), Bernoulli(sigmoid(f(z))), or, for 8-bit
+// images, a discretised logistic per pixel with its own mean and scale (PixelCNN++). The same
 // decoder also trains with per-example q_i instead of an encoder (MATH 1.2, MATH 1.3a; vi/local.h).
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/any.h>
@@ -33,7 +34,7 @@ struct VaeOptions {
   TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{400};
   TORCH_ARG(int64_t, latent) = 20;
   TORCH_ARG(std::string, activation) = "relu";
-  TORCH_ARG(std::string, likelihood) = "gaussian";  // gaussian | bernoulli
+  TORCH_ARG(std::string, likelihood) = "gaussian";  // gaussian | bernoulli | logistic (8-bit)
   // Gaussian decoder std σ: > 0 fixes it; 0 learns one shared σ (started at sigma_init).
   TORCH_ARG(double, sigma) = 0.0;
   TORCH_ARG(double, sigma_init) = 0.1;
@@ -81,7 +82,9 @@ class VaeImpl : public torch::nn::Module {
   std::pair<at::Tensor, at::Tensor> encode(const at::Tensor& x);
   // q of the training rows `index`: the encoder's, or the per-example ψ_i.
   std::pair<at::Tensor, at::Tensor> posterior(const at::Tensor& x, const at::Tensor& index);
-  // Decoder output in data shape: the Gaussian mean, or the Bernoulli logits.
+  // Decoder output in data shape: the Gaussian mean, or the Bernoulli logits; logistic: 2C
+  // channels, the C of the pixels' means μ (unconstrained), then the C of their log-scales
+  // (split_logistic).
   at::Tensor decode(const at::Tensor& z);
   // log p(x|z) per example from the decoder output of z.
   at::Tensor log_likelihood(const at::Tensor& x, const at::Tensor& decoded);
@@ -95,6 +98,10 @@ class VaeImpl : public torch::nn::Module {
   at::Tensor log_weights(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
                          int64_t k);
   at::Tensor log_sigma() const;  // log σ of the Gaussian decoder
+  // What pictures show of a decoder output: the Gaussian mean, the Bernoulli probabilities, or
+  // the logistic means μ clamped to [0, 1] (each pixel's location; a draw would add the
+  // logistic's noise, which on images is speckle, as with the Gaussian's σ).
+  at::Tensor mean_image(const at::Tensor& decoded) const;
   const VaeOptions& options() const { return options_; }
   LocalPosteriors& local() { return local_; }
 
@@ -106,6 +113,10 @@ class VaeImpl : public torch::nn::Module {
   at::Tensor log_sigma_;
 };
 TORCH_MODULE(Vae);
+
+// The logistic decoder's output split along `dim` (channels, or a flattened pixel axis) into
+// (means, log-scales), each in data shape.
+std::pair<at::Tensor, at::Tensor> split_logistic(const at::Tensor& decoded, int64_t dim = 1);
 
 class VaeModel : public train::GenerativeModel {
  public:
@@ -121,9 +132,9 @@ class VaeModel : public train::GenerativeModel {
   VaeEvalOptions& eval_options() { return eval_; }
   // q for test points: the encoder's, or ψ fitted from the prior (per-example inference).
   std::pair<at::Tensor, at::Tensor> test_posterior(const at::Tensor& x);
-  // Images: the decoder's mean (or probabilities) of z ~ N(0, I); other data: x ~ p(x|z).
+  // Images: mean_image of the decoder at z ~ N(0, I); other data: x ~ p(x|z).
   at::Tensor sample(int64_t n) override;
-  at::Tensor reconstruct(const at::Tensor& x) override;  // decoder mean at z = mu(x)
+  at::Tensor reconstruct(const at::Tensor& x) override;  // mean_image at z = mu(x)
   // Per-example q lives in buffers that each rank would update for its own rows only.
   std::string data_parallel_blocker() const override;
   Vae& vae() { return vae_; }
