@@ -125,12 +125,15 @@ json read_json(const std::string& path) {
 // it was computed on.
 void add_metric_rows(io::Report& report, const json& evaluation, const std::string& prefix,
                      const train::Family& family) {
-  const std::string on = " (" + family.unit + ", " +
-                         std::to_string(evaluation.value("examples", 0)) + " test examples)";
+  const std::string examples = std::to_string(evaluation.value("examples", 0)) + " test examples)";
   const json metrics =
       evaluation.value("metrics", json::object());  // named: items() must not outlive a temporary
-  for (const auto& [k, v] : metrics.items())
+  for (const auto& [k, v] : metrics.items()) {
+    const auto unit = family.part_units.find(k);  // e.g. a VAE's bpd among its nats
+    const std::string on =
+        " (" + (unit != family.part_units.end() ? unit->second : family.unit) + ", " + examples;
     if (v.is_number()) report.summary.emplace_back(prefix + k + on, format_number(v));
+  }
 }
 
 // eval.json (the whole test split after training) and bounds.json (the demo's IWAE bound and
