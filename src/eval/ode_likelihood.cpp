@@ -23,6 +23,25 @@ at::Tensor dequantize(const at::Tensor& x, at::Generator& gen) {
   return x + (u - 0.5) / 255.0;
 }
 
+// −log p(x) per example in nats, of 8-bit data a bound on −log P(k) (before the division by
+// D ln 2): through the model's variational dequantisation, or uniform noise and the bins' width.
+at::Tensor batch_values(const train::ProbabilityFlow& flow, const ode::FlowOptions& o,
+                        const at::Tensor& x, bool bytes, bool variational, at::Generator& gen,
+                        int64_t& nfe) {
+  at::Tensor z0, extra;
+  if (variational) {
+    std::tie(z0, extra) = flow.dequantize(x);
+  } else {
+    z0 = flow.to_state(bytes ? dequantize(x, gen) : x);
+  }
+  const ode::Flow f = ode::integrate_flow(flow.drift, z0, flow.t0, flow.t1, o, gen);
+  nfe = f.nfe;
+  const at::Tensor log_p = (flow.prior_log_prob(f.z1) + f.divergence).to(at::kDouble).cpu();
+  if (variational) return extra.to(at::kDouble).cpu() - log_p;
+  const double d = static_cast<double>(x[0].numel());
+  return bytes ? d * std::log(255.0) - log_p - flow.log_det : -log_p - flow.log_det;
+}
+
 }  // namespace
 
 OdeLikelihood ode_likelihood(train::GenerativeModel& model, const data::Dataset& test,
@@ -36,9 +55,14 @@ OdeLikelihood ode_likelihood(train::GenerativeModel& model, const data::Dataset&
   const bool bytes = eight_bit(test);
   OdeLikelihood r;
   r.unit = bytes ? "bpd" : "nats";
-  r.dequantization = bytes ? "uniform: x = (k + u)/256, u ~ U[0, 1)^D; bpd = -(log p(x) - D log "
-                             "256)/(D ln 2), an upper bound on -log2 P(k)/D in expectation over u"
-                           : "none (continuous data)";
+  const bool variational = bytes && flow.dequantize;
+  r.dequantization = !bytes ? "none (continuous data)"
+                     : variational
+                         ? "variational, by the model's own q(z_0|x) and p(x|z_0): bpd = (-log "
+                           "p_ODE(z_0) + log q(z_0|x) - log p(x|z_0))/(D ln 2), an upper bound on "
+                           "-log2 P(x)/D in expectation over z_0"
+                         : "uniform: x = (k + u)/256, u ~ U[0, 1)^D; bpd = -(log p(x) - D log "
+                           "256)/(D ln 2), an upper bound on -log2 P(k)/D in expectation over u";
   ode::FlowOptions fo = o.flow;
   if (fo.divergence == "auto") fo.divergence = d <= kExactDivergenceDims ? "exact" : "hutchinson";
   r.divergence = fo.divergence;
@@ -48,16 +72,11 @@ OdeLikelihood ode_likelihood(train::GenerativeModel& model, const data::Dataset&
   const int64_t batches = (n + o.batch - 1) / o.batch;
   for (int64_t b = 0; b < batches; ++b) {
     const int64_t lo = b * o.batch, hi = std::min(n, lo + o.batch);
-    at::Tensor x = data::gather(test, at::arange(lo, hi, at::kLong), device);
-    if (bytes) x = dequantize(x, gen);
-    const ode::Flow f =
-        ode::integrate_flow(flow.drift, flow.to_state(x), flow.t0, flow.t1, fo, gen);
-    const at::Tensor log_p =
-        (flow.prior_log_prob(f.z1) + f.divergence).to(at::kDouble).cpu() + flow.log_det;
-    values.push_back(bytes ? -(log_p - static_cast<double>(d) * std::log(255.0)) /
-                                 (static_cast<double>(d) * std::log(2.0))
-                           : -log_p);
-    r.nfe += static_cast<double>(f.nfe) / static_cast<double>(batches);
+    const at::Tensor x = data::gather(test, at::arange(lo, hi, at::kLong), device);
+    int64_t nfe = 0;
+    values.push_back(batch_values(flow, fo, x, bytes, variational, gen, nfe) /
+                     (bytes ? static_cast<double>(d) * std::log(2.0) : 1.0));
+    r.nfe += static_cast<double>(nfe) / static_cast<double>(batches);
     report_progress("ode", b + 1, batches);
   }
   const at::Tensor all = at::cat(values);

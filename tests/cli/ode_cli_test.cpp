@@ -99,7 +99,8 @@ TEST(CliOde, EightBitImagesGiveBitsPerDim) {
   EXPECT_LT(bpd, 20.0);
   EXPECT_EQ(ode["nfe"], 10.0);  // 5 Heun steps of 2 evaluations
   EXPECT_EQ(ode["probes"], 2);
-  EXPECT_NE(ode["dequantization"].get<std::string>().find("(k + u)/256"), std::string::npos);
+  // The VDM dequantises by its own encoder and decoder (a comb-like density at t = 0).
+  EXPECT_EQ(ode["dequantization"].get<std::string>().rfind("variational", 0), 0u);
 }
 
 }  // namespace

@@ -35,6 +35,11 @@ struct ProbabilityFlow {
   std::function<at::Tensor(const at::Tensor& x)> to_state;
   double log_det = 0.0;
   std::function<at::Tensor(const at::Tensor& z1)> prior_log_prob;  // per example (B)
+  // Optional, for a model with its own decoder of discrete data (the VDM's p(x|z_0)): z(t0)
+  // drawn from q(z_0|x) and log q(z_0|x) − log p(x|z_0) per example — a variational
+  // dequantisation, −log P(x) ≤ E[−log p_ODE(z_0) + log q(z_0|x) − log p(x|z_0)]. Without it,
+  // 8-bit data are dequantised uniformly through to_state.
+  std::function<std::pair<at::Tensor, at::Tensor>(const at::Tensor& x)> dequantize;
 };
 
 class GenerativeModel {
