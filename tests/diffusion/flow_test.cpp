@@ -87,5 +87,29 @@ TEST(VdmFlow, TwoDimensionalModelDensityIntegratesToOne) {
   EXPECT_GT(lp[0].item<double>(), lp[1].item<double>() + 1.0);
 }
 
+// The variational dequantisation of 8-bit images: z_0 ~ q(z_0|x) = N(α_0 f, σ_0²I) and, per
+// example, log q(z_0|x) − log p(x|z_0). At γ_0 = −13.3 the decoder is all but certain of the
+// bin (−log p(x|z_0) ≈ 0), so the second is the Gaussian's log-density, whose mean per dimension
+// is −½(1 + log 2πσ_0²); 16 images of 64 pixels average 1024 draws of ε², so ±0.2 is over 4
+// standard errors (√(2/1024)/2 ≈ 0.02 nats per dimension) plus the decoder's share.
+TEST(VdmFlow, VariationalDequantisationDrawsFromTheEncoder) {
+  torch::manual_seed(6);
+  dd::VdmOptions o;
+  o.data_shape = {1, 8, 8};
+  o.net.channels = {8, 16};
+  o.net.blocks = 1;
+  dd::VdmModel model(o);
+  const train::ProbabilityFlow flow = model.probability_flow();
+  ASSERT_TRUE(static_cast<bool>(flow.dequantize));
+  const at::Tensor x = torch::randint(0, 256, {16, 1, 8, 8}).to(torch::kFloat) / 255.0;
+  auto [z0, extra] = flow.dequantize(x);
+  const double g0 = model.vdm()->schedule()->gamma0().item<double>();
+  const double a0 = std::sqrt(1 / (1 + std::exp(g0))), s2 = 1 / (1 + std::exp(-g0));
+  const at::Tensor f = 2 * (torch::round(x * 255) + 0.5) / 256 - 1;
+  EXPECT_LT((z0 - a0 * f).abs().max().item<double>(), 6 * std::sqrt(s2));  // within 6 σ_0
+  const double per_dim = extra.mean().item<double>() / 64;
+  EXPECT_NEAR(per_dim, -0.5 * (1 + std::log(2 * M_PI * s2)), 0.2);
+}
+
 }  // namespace
 }  // namespace deepgen::testing
