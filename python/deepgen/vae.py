@@ -54,11 +54,17 @@ class Vae(nn.Module):
         else:
             self.encoder = None
             self.local = LocalPosteriors(o["num_points"], latent)
-        self.decoder = (ConvDecoder(self.data_shape, latent, o["conv_channels"], act)
-                        if self.conv else MLP(latent, o["hidden"][::-1], self.dim, act))
+        # The logistic decoder outputs means, then per-pixel log-scales: twice the channels.
+        self.logistic = o["likelihood"] == "logistic"
+        self.decoder_shape = list(data_shape)
+        if self.logistic:
+            self.decoder_shape[0] *= 2
+        self.decoder = (ConvDecoder(self.decoder_shape, latent, o["conv_channels"], act)
+                        if self.conv else
+                        MLP(latent, o["hidden"][::-1], math.prod(self.decoder_shape), act))
         # One shared σ: a parameter when learned (sigma 0), a buffer when fixed.
-        learned = o["sigma"] == 0.0
-        init = torch.full((1,), math.log(o["sigma_init"] if learned else o["sigma"]))
+        learned = o["sigma"] == 0.0 and not self.logistic
+        init = torch.full((1,), math.log(o["sigma"] if o["sigma"] > 0 else o["sigma_init"]))
         if learned:
             self.log_sigma = nn.Parameter(init)
         else:
@@ -80,7 +86,7 @@ class Vae(nn.Module):
     def decode(self, z):
         """The Gaussian mean (sigmoid or identity), or the Bernoulli logits, in data shape."""
         out = autocast_forward(self.precision, z, lambda: self.decoder(z))
-        out = out.reshape(z.shape[0], *self.data_shape)
+        out = out.reshape(z.shape[0], *self.decoder_shape)
         o = self.options
         if o["likelihood"] == "gaussian" and o["mean_activation"] == "sigmoid":
             out = torch.sigmoid(out)
@@ -94,6 +100,8 @@ class Vae(nn.Module):
         out = self.decode(z)
         if self.options["likelihood"] == "bernoulli":
             return torch.sigmoid(out)
+        if self.logistic:  # the means, clamped to the pixels' range
+            return out.chunk(2, 1)[0].clamp(0.0, 1.0)
         if len(self.data_shape) == 3:
             return out
         return out + log_sigma.exp() * torch.randn_like(out)

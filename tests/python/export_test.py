@@ -47,6 +47,12 @@ MNIST_RUNS = {
     "vae_conv_bernoulli": (["vae", "--data", "mnist", "--steps", "3", "--batch", "16",
                             "--arch", "conv", "--conv-channels", "4,8", "--latent", "4",
                             "--likelihood", "bernoulli"], [([], {})]),
+    "vae_mlp_logistic": (["vae", "--data", "mnist", "--steps", "3", "--batch", "16",
+                          "--hidden", "32", "--latent", "4", "--likelihood", "logistic"],
+                         [([], {})]),
+    "vae_conv_logistic": (["vae", "--data", "mnist", "--steps", "3", "--batch", "16",
+                           "--arch", "conv", "--conv-channels", "4,8", "--latent", "4",
+                           "--likelihood", "logistic"], [([], {})]),
     "vdm_unet": (["vdm", "--data", "mnist", "--steps", "3", "--batch", "8", *UNET,
                   "--sample-steps", "3"],
                  [([], {}), (["--precision", "bf16"], {"precision": "bf16"})]
