@@ -27,24 +27,34 @@ std::vector<int64_t> decoder_shape(const VaeOptions& o) {
   return shape;
 }
 
+// The size of z, or of h1 with `latents`: what the encoder outputs and the decoder takes.
+int64_t bottom(const VaeOptions& o) { return latent_sizes(o).front(); }
+
 torch::nn::AnyModule make_encoder(const VaeOptions& o, int64_t dim) {
   if (conv(o))
-    return torch::nn::AnyModule(nn::ConvEncoder(nn::ConvOptions(o.data_shape(), 2 * o.latent())
+    return torch::nn::AnyModule(nn::ConvEncoder(nn::ConvOptions(o.data_shape(), 2 * bottom(o))
                                                     .channels(o.conv_channels())
                                                     .activation(o.activation())));
   return torch::nn::AnyModule(
-      nn::MLP(nn::MLPOptions(dim, o.hidden(), 2 * o.latent()).activation(o.activation())));
+      nn::MLP(nn::MLPOptions(dim, o.hidden(), 2 * bottom(o)).activation(o.activation())));
 }
 
 torch::nn::AnyModule make_decoder(const VaeOptions& o) {
   if (conv(o))
-    return torch::nn::AnyModule(nn::ConvDecoder(nn::ConvOptions(decoder_shape(o), o.latent())
+    return torch::nn::AnyModule(nn::ConvDecoder(nn::ConvOptions(decoder_shape(o), bottom(o))
                                                     .channels(o.conv_channels())
                                                     .activation(o.activation())));
   std::vector<int64_t> reversed(o.hidden().rbegin(), o.hidden().rend());
   const int64_t out = c10::multiply_integers(decoder_shape(o));
   return torch::nn::AnyModule(
-      nn::MLP(nn::MLPOptions(o.latent(), reversed, out).activation(o.activation())));
+      nn::MLP(nn::MLPOptions(bottom(o), reversed, out).activation(o.activation())));
+}
+
+// A diagonal Gaussian between stochastic layers: an MLP from one layer to (mu, log σ²) of the
+// other.
+nn::MLP make_conditional(const VaeOptions& o, int64_t in, std::vector<int64_t> hidden,
+                         int64_t out) {
+  return nn::MLP(nn::MLPOptions(in, std::move(hidden), 2 * out).activation(o.activation()));
 }
 
 // k draws z = mu + σ·eps, flattened to (k·B, latent).
@@ -76,6 +86,18 @@ VaeImpl::VaeImpl(VaeOptions options) : options_(std::move(options)) {
   }
   decoder_ = make_decoder(options_);
   register_module("decoder", decoder_.ptr());
+  // Only with `latents`, so that a one-layer model keeps its parameters and checkpoint layout.
+  const std::vector<int64_t> sizes = latent_sizes(options_);
+  if (sizes.size() > 1) {
+    const std::vector<int64_t>& up = options_.hidden2();
+    const std::vector<int64_t> down(up.rbegin(), up.rend());
+    for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+      upper_q_->push_back(make_conditional(options_, sizes[l], up, sizes[l + 1]));
+      upper_p_->push_back(make_conditional(options_, sizes[l + 1], down, sizes[l]));
+    }
+    register_module("upper_q", upper_q_);
+    register_module("upper_p", upper_p_);
+  }
   // The logistic decoder has its own per-pixel scales: a learned σ would get no gradient. (The
   // Bernoulli decoder keeps its unused parameter so that its checkpoints keep their layout.)
   const bool learned = options_.sigma() == 0.0 && !logistic(options_);
@@ -132,41 +154,98 @@ at::Tensor VaeImpl::log_likelihood(const at::Tensor& x, const at::Tensor& decode
   return ll.reshape({x.size(0), dim_}).sum(1);
 }
 
+at::Tensor VaeImpl::log_likelihood_draws(const at::Tensor& x, const at::Tensor& f) {
+  // x (B, D) broadcasts over the k draws of f (k, B, D) instead of being copied k times.
+  const at::Tensor xb = x.reshape({x.size(0), dim_});
+  if (options_.likelihood() == "bernoulli") return bernoulli_log_prob(xb, f).sum(-1);
+  if (logistic(options_)) {
+    // Flattened channels-first, each row holds its D means and then its D log-scales.
+    auto [m, log_scale] = split_logistic(f, -1);
+    return discretized_logistic_log_prob(xb, m, log_scale).sum(-1);
+  }
+  // Σ_d log N(x_d; f_d, σ²) = −½[D(log 2π + log σ²) + ‖x − f‖²/σ²] with the one shared σ:
+  // only x − f and its square are full-size, where the elementwise form makes four more.
+  const at::Tensor lv = 2.0 * log_sigma(), sq = (f - xb).pow(2).sum(-1);
+  return -0.5 * (static_cast<double>(dim_) * (kLog2Pi + lv) + sq * (-lv).exp());
+}
+
+std::pair<at::Tensor, at::Tensor> VaeImpl::upper_posterior(int64_t l, const at::Tensor& h) {
+  auto out = autocast_forward(h.scalar_type(), [&] {
+               return upper_q_[l]->as<nn::MLP>()->forward(h);
+             }).chunk(2, 1);
+  return {out[0], out[1]};
+}
+
+std::pair<at::Tensor, at::Tensor> VaeImpl::upper_prior(int64_t l, const at::Tensor& h) {
+  auto out = autocast_forward(h.scalar_type(), [&] {
+               return upper_p_[l]->as<nn::MLP>()->forward(h);
+             }).chunk(2, 1);
+  return {out[0], out[1]};
+}
+
+// log p(hL) + Σ_l [log p(h_l|h_{l+1}) − log q(h_{l+1}|h_l)]: MATH 1.4's log p(z) with several
+// stochastic layers (Burda et al. 2016 §5), over the part of q above h1.
+at::Tensor VaeImpl::log_prior_over_upper_q(const at::Tensor& h1) {
+  at::Tensor h = h1, ratio;
+  for (int64_t l = 0; l + 1 < depth(); ++l) {
+    auto [mu, logvar] = upper_posterior(l, h);
+    const at::Tensor next = reparameterize(mu, logvar, torch::randn_like(mu));
+    auto [p_mu, p_logvar] = upper_prior(l, next);
+    const at::Tensor term =
+        gaussian_log_prob(h, p_mu, p_logvar).sum(-1) - gaussian_log_prob(next, mu, logvar).sum(-1);
+    ratio = ratio.defined() ? ratio + term : term;
+    h = next;
+  }
+  const at::Tensor zero = torch::zeros({}, h.options());
+  const at::Tensor top = gaussian_log_prob(h, zero, zero).sum(-1);
+  return ratio.defined() ? top + ratio : top;
+}
+
+at::Tensor VaeImpl::sample_prior(int64_t n) {
+  at::Tensor h = torch::randn({n, latent_sizes(options_).back()}, log_sigma().options());
+  for (int64_t l = depth() - 2; l >= 0; --l) {
+    auto [mu, logvar] = upper_prior(l, h);
+    h = reparameterize(mu, logvar, torch::randn_like(mu));
+  }
+  return h;
+}
+
 NegElbo VaeImpl::negative_elbo(const at::Tensor& x, const at::Tensor& eps) {
   auto [mu, logvar] = encode(x);
   at::Tensor z = reparameterize(mu, logvar, eps.defined() ? eps : torch::randn_like(mu));
+  if (depth() > 1)
+    return {-log_likelihood(x, decode(z)),
+            gaussian_log_prob(z, mu, logvar).sum(1) - log_prior_over_upper_q(z)};
   return {-log_likelihood(x, decode(z)), kl_standard_normal(mu, logvar).sum(1)};
 }
 
 NegElbo VaeImpl::negative_elbo(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
                                int64_t k) {
+  if (depth() > 1) {
+    // MATH 1.4 with several stochastic layers (Burda et al. 2016 §5): −ELBO = E_q[−log w] over
+    // the k draws, its KL part Monte Carlo (KL(q(h1|x) || p(h1|h2)) has no closed form).
+    auto [ll, log_prior, log_q] = draw_log_densities(x, mu, logvar, k);
+    return {-ll.mean(0), (log_q - log_prior).mean(0)};
+  }
   const at::Tensor ll = log_likelihood(repeat_k(x, k), decode(draw_latents(mu, logvar, k)));
   return {-ll.reshape({k, x.size(0)}).mean(0), kl_standard_normal(mu, logvar).sum(1)};
 }
 
-at::Tensor VaeImpl::log_weights(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
-                                int64_t k) {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> VaeImpl::draw_log_densities(const at::Tensor& x,
+                                                                           const at::Tensor& mu,
+                                                                           const at::Tensor& logvar,
+                                                                           int64_t k) {
   const int64_t b = x.size(0);
   const at::Tensor z = draw_latents(mu, logvar, k);
-  // log p(x|z), (k, B): x (B, D) broadcasts over the k draws instead of being copied k times.
-  const at::Tensor f = decode(z).reshape({k, b, -1}), xb = x.reshape({b, dim_});
-  at::Tensor ll;
-  if (options_.likelihood() == "bernoulli") {
-    ll = bernoulli_log_prob(xb, f).sum(-1);
-  } else if (logistic(options_)) {
-    // Flattened channels-first, each row holds its D means and then its D log-scales.
-    auto [m, log_scale] = split_logistic(f, -1);
-    ll = discretized_logistic_log_prob(xb, m, log_scale).sum(-1);
-  } else {
-    // Σ_d log N(x_d; f_d, σ²) = −½[D(log 2π + log σ²) + ‖x − f‖²/σ²] with the one shared σ:
-    // only x − f and its square are full-size, where the elementwise form makes four more.
-    const at::Tensor lv = 2.0 * log_sigma(), sq = (f - xb).pow(2).sum(-1);
-    ll = -0.5 * (static_cast<double>(dim_) * (kLog2Pi + lv) + sq * (-lv).exp());
-  }
-  const at::Tensor zk = z.reshape({k, b, -1});
-  const at::Tensor zero = torch::zeros({}, z.options());
-  const at::Tensor log_prior = gaussian_log_prob(zk, zero, zero).sum(-1);
-  const at::Tensor log_q = gaussian_log_prob(zk, mu, logvar).sum(-1);
+  const at::Tensor ll = log_likelihood_draws(x, decode(z).reshape({k, b, -1}));
+  const at::Tensor log_prior = log_prior_over_upper_q(z).reshape({k, b});
+  const at::Tensor log_q = gaussian_log_prob(z.reshape({k, b, -1}), mu, logvar).sum(-1);
+  return {ll, log_prior, log_q};
+}
+
+at::Tensor VaeImpl::log_weights(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
+                                int64_t k) {
+  auto [ll, log_prior, log_q] = draw_log_densities(x, mu, logvar, k);
   return ll + log_prior - log_q;
 }
 

@@ -108,8 +108,7 @@ train::LossOutput VaeModel::evaluate(const at::Tensor& x_raw) {
 
 at::Tensor VaeModel::sample(int64_t n) {
   const auto& o = vae_->options();
-  at::Tensor z = torch::randn({n, o.latent()}, vae_->log_sigma().options());
-  at::Tensor out = vae_->decode(z);
+  at::Tensor out = vae_->decode(vae_->sample_prior(n));
   if (o.likelihood() != "gaussian" || is_image(o.data_shape())) return vae_->mean_image(out);
   return out + vae_->log_sigma().exp() * torch::randn_like(out);
 }

@@ -12,7 +12,14 @@ OptionTable<VaeOptions> make_table() {
   OptionTable<VaeOptions> t("vae");
   using O = VaeOptions;
   t.add("hidden", &O::hidden, "Hidden layer sizes of the encoder and decoder MLPs").min(1);
-  t.add("latent", &O::latent, "Latent dimensions").min(1);
+  t.add("latent", &O::latent, "Latent dimensions (one stochastic layer)").min(1);
+  t.add("latents", &O::latents,
+        "Two or more stochastic layers' sizes, x's first, e.g. 100,50 (Burda et al. 2016 §5; "
+        "replaces latent; amortized only)")
+      .min(1);
+  t.add("hidden2", &O::hidden2,
+        "latents: hidden layer sizes between consecutive stochastic layers (q up, p mirrored)")
+      .min(1);
   t.add("activation", &O::activation, "Activation of the MLPs").choices(nn::activation_names());
   t.add("likelihood", &O::likelihood,
         "Decoder p(x|z): gaussian (a density) | bernoulli (binarised pixels) | logistic "
@@ -81,6 +88,24 @@ void check_shape(const VaeOptions& o) {
                 option_ref("vae", "likelihood") + " gaussian");
 }
 
+// Per-example q (ψ_i) and its refinement hold one Gaussian per point: no q(h2|h1) above it.
+void check_layers(const VaeOptions& o) {
+  if (o.latents().empty()) return;
+  const std::string latents = option_ref("vae", "latents");
+  if (o.latents().size() == 1)
+    throw Error("vae: " + latents + " lists two or more stochastic layers; one layer of size " +
+                std::to_string(o.latents()[0]) + " is " + option_ref("vae", "latent") + " " +
+                std::to_string(o.latents()[0]));
+  if (o.inference() != "amortized")
+    throw Error("vae: " + latents + " needs encoders for the layers above h1, so only " +
+                option_ref("vae", "inference") + " amortized, not " + o.inference() + ": drop " +
+                latents + " for per-example q");
+  if (o.eval().amortization_gap)
+    throw Error("vae: " + option_ref("vae", "amortization_gap") +
+                " refits a one-layer q per test point, and this model has " + latents +
+                ": drop one of them");
+}
+
 void check_inference(const VaeOptions& o) {
   if (o.inference() != "amortized" && o.num_points() <= 0)
     throw Error("vae: " + option_ref("vae", "inference") + " " + o.inference() +
@@ -108,6 +133,11 @@ void validate(const VaeOptions& o) {
   vae_option_table().validate(o);
   check_shape(o);
   check_inference(o);
+  check_layers(o);
+}
+
+std::vector<int64_t> latent_sizes(const VaeOptions& o) {
+  return o.latents().empty() ? std::vector<int64_t>{o.latent()} : o.latents();
 }
 
 std::string to_json(const VaeOptions& o) { return vae_option_table().to_json(o).dump(); }

@@ -209,6 +209,7 @@ TEST(VaeOptionsJson, RoundTripsEveryField) {
   VaeOptions o({1, 28, 28});
   o.hidden({64, 32})
       .latent(7)
+      .hidden2({12, 6})
       .activation("silu")
       .likelihood("bernoulli")
       .sigma(0.25)
@@ -229,6 +230,8 @@ TEST(VaeOptionsJson, RoundTripsEveryField) {
   EXPECT_EQ(r.data_shape(), (std::vector<int64_t>{1, 28, 28}));
   EXPECT_EQ(r.hidden(), (std::vector<int64_t>{64, 32}));
   EXPECT_EQ(r.latent(), 7);
+  EXPECT_EQ(r.hidden2(), (std::vector<int64_t>{12, 6}));
+  EXPECT_TRUE(r.latents().empty());  // svi takes one layer (VaeLayersOptions.*)
   EXPECT_EQ(r.activation(), "silu");
   EXPECT_EQ(r.likelihood(), "bernoulli");
   EXPECT_EQ(r.sigma(), 0.25);
@@ -244,9 +247,9 @@ TEST(VaeOptionsJson, RoundTripsEveryField) {
   EXPECT_EQ(r.k(), 3);
   EXPECT_EQ(r.kl_warmup(), 50);
   EXPECT_EQ(to_json(r), text);
-  // Every option is written (nothing silently dropped from config.json): 17 of the model and
+  // Every option is written (nothing silently dropped from config.json): 19 of the model and
   // 6 of its evaluation.
-  EXPECT_EQ(nlohmann::json::parse(text).size(), 23u);
+  EXPECT_EQ(nlohmann::json::parse(text).size(), 25u);
 }
 
 TEST(VaeOptionsJson, EmptyAndPartialUseDefaults) {

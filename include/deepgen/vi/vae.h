@@ -3,11 +3,16 @@
 // p(x|z) Gaussian N(f(z), σ²I) (σ fixed or learned), Bernoulli(sigmoid(f(z))), or, for 8-bit
 // images, a discretised logistic per pixel with its own mean and scale (PixelCNN++). The same
 // decoder also trains with per-example q_i instead of an encoder (MATH 1.2, MATH 1.3a; vi/local.h).
+// With `latents` it has several stochastic layers h1, ..., hL (Burda et al. 2016 §5):
+// q(h1|x) q(h2|h1) ... and p(hL) p(h_{L-1}|hL) ... p(x|h1), every conditional a diagonal Gaussian
+// from an MLP except p(x|h1), the one-layer decoder with z = h1.
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/any.h>
+#include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/pimpl.h>
 
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -33,6 +38,12 @@ struct VaeOptions {
   TORCH_ARG(std::vector<int64_t>, data_shape);  // one sample, e.g. {1, 28, 28} or {2}
   TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{400};
   TORCH_ARG(int64_t, latent) = 20;
+  // Two or more: the stochastic layers' sizes from x's up (h1 first), and `latent` is unused;
+  // empty: one layer of `latent`.
+  TORCH_ARG(std::vector<int64_t>, latents) = std::vector<int64_t>{};
+  // latents: hidden sizes of the MLPs of q(h_{l+1}|h_l) and, reversed, of p(h_l|h_{l+1}); `hidden`
+  // stays those between x and h1. Burda et al.'s code: 200,200 and 100,100 for latents 100,50.
+  TORCH_ARG(std::vector<int64_t>, hidden2) = std::vector<int64_t>{100, 100};
   TORCH_ARG(std::string, activation) = "relu";
   TORCH_ARG(std::string, likelihood) = "gaussian";  // gaussian | bernoulli | logistic (8-bit)
   // Gaussian decoder std σ: > 0 fixes it; 0 learns one shared σ (started at sigma_init).
@@ -67,10 +78,15 @@ VaeOptions vae_options_from_json(const std::string& json, std::vector<int64_t> d
 // Each option's own checks, then the rules across options; errors name options as `vae.key`.
 void validate(const VaeOptions& options);
 
+// The stochastic layers' sizes, h1 (the decoder's input) first: `latents`, or {latent}.
+std::vector<int64_t> latent_sizes(const VaeOptions& options);
+
 // Per-example terms of the negative ELBO, summed over data / latent dimensions.
 struct NegElbo {
   at::Tensor recon;  // −log p(x|z), one z ~ q(z|x) per example
-  at::Tensor kl;     // KL(q(z|x) || p(z)), closed form
+  // KL(q(z|x) || p(z)), closed form; with `latents`, its Monte-Carlo estimate
+  // log q(h1..hL|x) − log p(h1..hL) at the draws of recon (no closed form once h2 is random)
+  at::Tensor kl;
   at::Tensor total() const { return recon + kl; }
 };
 
@@ -78,7 +94,10 @@ class VaeImpl : public torch::nn::Module {
  public:
   explicit VaeImpl(VaeOptions options);
   bool amortized() const { return options_.inference() == "amortized"; }
-  // (mu, log σ²) of the encoder q_φ(z|x) (MATH 1.3b), each (B, latent). Amortised inference only.
+  // Stochastic layers: 1, or the size of `latents`.
+  int64_t depth() const { return static_cast<int64_t>(upper_q_->size()) + 1; }
+  // (mu, log σ²) of the encoder q_φ(z|x) (MATH 1.3b), each (B, latent); with `latents`, of
+  // q(h1|x). Amortised inference only.
   std::pair<at::Tensor, at::Tensor> encode(const at::Tensor& x);
   // q of the training rows `index`: the encoder's, or the per-example ψ_i.
   std::pair<at::Tensor, at::Tensor> posterior(const at::Tensor& x, const at::Tensor& index);
@@ -94,9 +113,18 @@ class VaeImpl : public torch::nn::Module {
   NegElbo negative_elbo(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
                         int64_t k);
   // log w = log p(x, z) − log q(z) for k draws z ~ N(mu, e^logvar): (k, B). The IWAE's weights
-  // (MATH 1.4).
+  // (MATH 1.4). With `latents`, z = h1 and h2..hL ~ q(h_{l+1}|h_l) are drawn above it:
+  // log w = log p(x|h1) + log p(h1..hL) − log q(h1..hL|x).
   at::Tensor log_weights(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
                          int64_t k);
+  // (mu, log σ²) of q(h_{l+2}|h_{l+1}) and of p(h_{l+1}|h_{l+2}), l = 0 for h1 ↔ h2; `latents`.
+  std::pair<at::Tensor, at::Tensor> upper_posterior(int64_t l, const at::Tensor& h);
+  std::pair<at::Tensor, at::Tensor> upper_prior(int64_t l, const at::Tensor& h);
+  // log p(h1..hL) − log q(h2..hL|h1) of one draw h2..hL above each row of h1 (N, h1): (N). One
+  // layer: log N(h1; 0, I), nothing drawn.
+  at::Tensor log_prior_over_upper_q(const at::Tensor& h1);
+  // n draws of h1 from the prior: N(0, I), or hL ~ N(0, I) then h_l ~ p(h_l|h_{l+1}) down to h1.
+  at::Tensor sample_prior(int64_t n);
   at::Tensor log_sigma() const;  // log σ of the Gaussian decoder
   // What pictures show of a decoder output: the Gaussian mean, the Bernoulli probabilities, or
   // the logistic means μ clamped to [0, 1] (each pixel's location; a draw would add the
@@ -106,9 +134,19 @@ class VaeImpl : public torch::nn::Module {
   LocalPosteriors& local() { return local_; }
 
  private:
+  // log p(x|h1) of k decoder outputs f (k, B, ...) of each row of x (B, ...): (k, B).
+  at::Tensor log_likelihood_draws(const at::Tensor& x, const at::Tensor& f);
+  // log p(x|z), log p(z) (over the upper q with `latents`) and log q(z|x) of k draws from
+  // N(mu, e^logvar), each (k, B).
+  std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_log_densities(const at::Tensor& x,
+                                                                    const at::Tensor& mu,
+                                                                    const at::Tensor& logvar,
+                                                                    int64_t k);
   VaeOptions options_;
   int64_t dim_;
   torch::nn::AnyModule encoder_, decoder_;
+  // `latents`: q(h_{l+2}|h_{l+1}) and p(h_{l+1}|h_{l+2}), l = 0..L−2, each an MLP to (mu, log σ²).
+  torch::nn::ModuleList upper_q_, upper_p_;
   LocalPosteriors local_{nullptr};
   at::Tensor log_sigma_;
 };
@@ -132,9 +170,10 @@ class VaeModel : public train::GenerativeModel {
   VaeEvalOptions& eval_options() { return eval_; }
   // q for test points: the encoder's, or ψ fitted from the prior (per-example inference).
   std::pair<at::Tensor, at::Tensor> test_posterior(const at::Tensor& x);
-  // Images: mean_image of the decoder at z ~ N(0, I); other data: x ~ p(x|z).
+  // Images: mean_image of the decoder at z ~ N(0, I) (`latents`: h1 drawn down from hL ~ N(0, I));
+  // other data: x ~ p(x|z).
   at::Tensor sample(int64_t n) override;
-  at::Tensor reconstruct(const at::Tensor& x) override;  // mean_image at z = mu(x)
+  at::Tensor reconstruct(const at::Tensor& x) override;  // mean_image at z = mu(x) (h1's mean)
   // Per-example q lives in buffers that each rank would update for its own rows only.
   std::string data_parallel_blocker() const override;
   Vae& vae() { return vae_; }
