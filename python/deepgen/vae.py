@@ -43,6 +43,9 @@ class Vae(nn.Module):
     def __init__(self, options, data_shape):
         super().__init__()
         o = {**default_options(data_shape), **options}
+        if o.get("latents"):
+            raise ValueError("this VAE has %d stochastic layers (latents %s); python/deepgen "
+                             "loads one-layer VAEs only" % (len(o["latents"]), o["latents"]))
         self.options, self.data_shape = o, list(data_shape)
         self.precision = "fp32"  # of the network forwards: "fp32" | "bf16" (core/precision.h)
         self.dim = math.prod(data_shape)

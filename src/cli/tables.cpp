@@ -2,6 +2,7 @@
 #include "tables.h"
 
 #include "deepgen/data/options.h"
+#include "deepgen/run/compare.h"
 #include "deepgen/run/config.h"
 #include "deepgen/run/families.h"
 #include "deepgen/run/requests.h"
@@ -56,6 +57,8 @@ const std::vector<TableInfo>& option_tables() {
         {"langevin", langevin_option_table().specs(), table_defaults(langevin_option_table())});
     t.push_back(
         {"fit gmm", fit_gmm_option_table().specs(), table_defaults(fit_gmm_option_table())});
+    t.push_back({"compare", run::compare_option_table().specs(),
+                 table_defaults(run::compare_option_table())});
     t.push_back({"demo", demo_option_table().specs(), table_defaults(demo_option_table())});
     return t;
   }();
