@@ -176,7 +176,7 @@ int run_demo(const DemoRequest& r) {
   // The discretised logistic decoder: its bounds are on −log P(x) of the 8-bit pixels, in
   // bits/dim beside the VDM's (a Gaussian decoder's density is on another scale).
   c.model_options = {{"likelihood", "logistic"}};
-  c.train.steps = 7000;  // about a minute on 2 cores (docs/results.md)
+  c.train.steps = 7000;  // about two minutes on 2 cores with the logistic decoder
   c.train.batch = 128;
   c.train.checkpoint_every = 1000;
   c.train.eval_every = 1000;
