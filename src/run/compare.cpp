@@ -23,19 +23,6 @@ const OptionTable<CompareRequest>& compare_option_table() {
 
 namespace {
 
-json read_json(const std::string& path) {
-  if (!io::file_exists(path)) return nullptr;
-  json j = json::parse(io::read_file(path), nullptr, false);
-  return j.is_discarded() ? json(nullptr) : j;
-}
-
-std::string unit_of(const std::string& metric, const train::Family& family) {
-  const std::string suffix = "bpd";
-  const bool bpd = metric.size() >= suffix.size() &&
-                   metric.compare(metric.size() - suffix.size(), suffix.size(), suffix) == 0;
-  return bpd ? "bits/dim" : family.unit;
-}
-
 // The likelihoods of one evaluation file: its bounds (the family says which metrics are), and
 // an ODE estimate when it holds one.
 void add_rows(json& rows, const std::string& run, const RunConfig& c, const json& evaluation,
@@ -50,7 +37,7 @@ void add_rows(json& rows, const std::string& run, const RunConfig& c, const json
                     {"estimator", metric},
                     {"kind", kind},
                     {"value", metrics[metric]},
-                    {"unit", unit_of(metric, family)},
+                    {"unit", train::metric_unit(family, metric)},
                     {"examples", evaluation.value("examples", 0)},
                     {"source", source}});
   }
@@ -133,8 +120,8 @@ json compare_runs(const CompareRequest& r) {
       throw Error("compare: " + first + " was trained on " + data + " but " + run + " on " +
                   c.data.spec + ": compare runs of one data set");
     const RunDir dir(run);
-    add_rows(table["rows"], run, c, read_json(dir.eval()), "eval.json");
-    add_rows(table["rows"], run, c, read_json(dir.bounds()), "bounds.json");
+    add_rows(table["rows"], run, c, read_json_if_present(dir.eval()), "eval.json");
+    add_rows(table["rows"], run, c, read_json_if_present(dir.bounds()), "bounds.json");
   }
   table["data"] = data;
   if (!r.html.empty()) write_page(table, r.html);

@@ -115,12 +115,6 @@ void add_fid_rows(io::Report& report, const json& f) {
                                   format_number(f[k].get<double>()));
 }
 
-json read_json(const std::string& path) {
-  if (!io::file_exists(path)) return nullptr;
-  json j = json::parse(io::read_file(path), nullptr, false);
-  return j.is_discarded() ? json(nullptr) : j;
-}
-
 // An evaluation's metrics (eval.json or bounds.json), each with its unit and the test examples
 // it was computed on.
 void add_metric_rows(io::Report& report, const json& evaluation, const std::string& prefix,
@@ -129,9 +123,7 @@ void add_metric_rows(io::Report& report, const json& evaluation, const std::stri
   const json metrics =
       evaluation.value("metrics", json::object());  // named: items() must not outlive a temporary
   for (const auto& [k, v] : metrics.items()) {
-    const auto unit = family.part_units.find(k);  // e.g. a VAE's bpd among its nats
-    const std::string on =
-        " (" + (unit != family.part_units.end() ? unit->second : family.unit) + ", " + examples;
+    const std::string on = " (" + train::metric_unit(family, k) + ", " + examples;
     if (v.is_number()) report.summary.emplace_back(prefix + k + on, format_number(v));
   }
 }
@@ -139,7 +131,7 @@ void add_metric_rows(io::Report& report, const json& evaluation, const std::stri
 // eval.json (the whole test split after training) and bounds.json (the demo's IWAE bound and
 // amortisation gap).
 void add_eval_rows(io::Report& report, const RunDir& dir, const train::Family& family) {
-  const json ev = read_json(dir.eval());
+  const json ev = read_json_if_present(dir.eval());
   if (ev.is_object()) {
     add_metric_rows(report, ev, "test ", family);
     if (ev.contains("classifier_fid")) add_fid_rows(report, ev["classifier_fid"]);
@@ -147,7 +139,7 @@ void add_eval_rows(io::Report& report, const RunDir& dir, const train::Family& f
       report.summary.emplace_back("energy distance (samples vs test)",
                                   format_number(ev["energy_distance"].get<double>()));
   }
-  const json bounds = read_json(dir.bounds());
+  const json bounds = read_json_if_present(dir.bounds());
   if (!bounds.is_object()) return;
   add_metric_rows(report, bounds, "bounds: ", family);
   if (bounds.contains("ode") && bounds["ode"].is_object()) {

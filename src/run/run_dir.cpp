@@ -1,6 +1,7 @@
 // The trainer writes its own files; their names stay with it (train/trainer.h).
 #include "deepgen/run/run_dir.h"
 
+#include "deepgen/io/files.h"
 #include "deepgen/train/trainer.h"
 
 namespace deepgen::run {
@@ -25,6 +26,12 @@ std::vector<std::string> RunDir::outputs() const {
           report(),
           train::spike_checkpoint_path(path),
           train::divergence_path(path)};
+}
+
+nlohmann::json read_json_if_present(const std::string& path) {
+  if (!io::file_exists(path)) return nullptr;
+  nlohmann::json j = nlohmann::json::parse(io::read_file(path), nullptr, false);
+  return j.is_discarded() ? nlohmann::json(nullptr) : j;
 }
 
 }  // namespace deepgen::run

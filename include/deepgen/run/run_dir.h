@@ -1,5 +1,6 @@
 #pragma once
 // The run directory: every file a run holds, named in one place.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,8 @@ struct RunDir {
   std::string ema_weights() const;  // ema.safetensors
   std::string metrics() const;      // metrics.jsonl
   std::string eval() const { return file("eval.json"); }
-  std::string bounds() const { return file("bounds.json"); }  // the demo's VAE bounds
+  // A saved evaluation (eval --save; the demo's VAE bounds)
+  std::string bounds() const { return file("bounds.json"); }
   std::string samples_png() const { return file("samples.png"); }
   std::string samples_csv() const { return file("samples.csv"); }
   std::string samples_svg() const { return file("samples.svg"); }  // 2-D: scatter with axes
@@ -26,5 +28,9 @@ struct RunDir {
   // first, so nothing of the earlier run (its EMA weights, its samples) passes for this one's.
   std::vector<std::string> outputs() const;
 };
+
+// A run's JSON output (eval.json, bounds.json), or null when it is missing or not JSON: reports
+// and comparisons show what a run has.
+nlohmann::json read_json_if_present(const std::string& path);
 
 }  // namespace deepgen::run

@@ -50,6 +50,12 @@ struct Family {
       make;
 };
 
+// The unit of a metric: its own when part_units names it (a VAE's bpd), else the family's.
+inline std::string metric_unit(const Family& family, const std::string& metric) {
+  const auto it = family.part_units.find(metric);
+  return it != family.part_units.end() ? it->second : family.unit;
+}
+
 // The record's option functions from a typed table: `base` gives the struct's defaults for a
 // shape, `check` throws on bad options (the family's validate: the table's checks of each
 // option, then the rules across options).
