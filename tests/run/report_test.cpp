@@ -14,10 +14,11 @@ namespace {
 
 const std::string kFixture = DEEPGEN_SOURCE_DIR "/tests/run/fixtures/vdm-toy";
 
-std::string report_of(const nlohmann::json& eval) {
+std::string report_of(const nlohmann::json& eval, const std::string& metrics = "") {
   testing::TempDir dir;
   io::write_file_atomic(dir.str() + "/config.json", io::read_file(kFixture + "/config.json"));
   io::write_file_atomic(RunDir(dir.str()).eval(), eval.dump());
+  if (!metrics.empty()) io::write_file_atomic(RunDir(dir.str()).metrics(), metrics);
   write_report(dir.str());
   return io::read_file(RunDir(dir.str()).report());
 }
@@ -47,6 +48,25 @@ TEST(Report, WithoutAnFidEvaluationShowsNone) {
   const std::string html = report_of({{"metrics", {{"bpd", 4.75}}}});
   EXPECT_EQ(html.find("classifier-FID"), std::string::npos);
   EXPECT_NE(html.find("4.75"), std::string::npos);
+}
+
+// A weighted VDM's training loss is its objective L_w, not the bound: the page says so and shows
+// the bound's training estimate beside it; an ELBO-trained run's loss is the bound itself.
+TEST(Report, AWeightedObjectiveIsNotShownAsTheBound) {
+  const std::string weighted =
+      report_of({{"metrics", {{"bpd", 4.77}}}}, R"({"step": 100, "loss": 0.19, "bpd": 4.81})"
+                                                "\n");
+  EXPECT_NE(weighted.find("final training objective (weighted, not a bound; bits/dim)</th>"
+                          "<td class=\"value\">0.19<"),
+            std::string::npos)
+      << weighted;
+  EXPECT_NE(weighted.find("final training bound estimate (bits/dim)</th><td class=\"value\">4.81<"),
+            std::string::npos);
+  const std::string elbo =
+      report_of({{"metrics", {{"bpd", 4.77}}}}, R"({"step": 100, "loss": 4.81, "bpd": 4.81})"
+                                                "\n");
+  EXPECT_NE(elbo.find("final training loss (bits/dim)"), std::string::npos);
+  EXPECT_EQ(elbo.find("weighted"), std::string::npos);
 }
 
 }  // namespace
