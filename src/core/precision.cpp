@@ -115,6 +115,13 @@ void set_network_precision(Precision p, c10::DeviceType device) {
 
 Precision network_precision() { return t_precision; }
 
+NetworkPrecisionScope::NetworkPrecisionScope(Precision p, c10::DeviceType device)
+    : previous_(t_precision), device_(t_device) {
+  set_network_precision(p, device);
+}
+
+NetworkPrecisionScope::~NetworkPrecisionScope() { set_network_precision(previous_, device_); }
+
 NetworkAutocast::NetworkAutocast() {
   if (t_precision != Precision::bf16) return;
   active_ = true;

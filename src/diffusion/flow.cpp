@@ -6,17 +6,13 @@
 #include "deepgen/data/transforms.h"
 #include "deepgen/diffusion/model.h"
 #include "deepgen/diffusion/vdm.h"
+#include "deepgen/ode/likelihood.h"
 
 namespace deepgen::diffusion {
 
 namespace {
 
-constexpr double kLog2Pi = 1.8378770664093453;
-
-at::Tensor standard_normal_log_prob(const at::Tensor& z) {
-  const double d = static_cast<double>(z[0].numel());
-  return -0.5 * z.flatten(1).square().sum(1) - 0.5 * d * kLog2Pi;
-}
+constexpr double kLog2Pi = 1.8378770664093453;  // log 2π, of q(z_0|x)'s density
 
 }  // namespace
 
@@ -67,7 +63,9 @@ train::ProbabilityFlow VdmImpl::probability_flow() {
     };
     flow.log_det = d * log_alpha0 - log_std_sum();
   }
-  flow.prior_log_prob = standard_normal_log_prob;
+  flow.prior_log_prob = [](const at::Tensor& z1) {
+    return ode::isotropic_normal_log_prob(z1, 0.0, 1.0);
+  };
   return flow;
 }
 

@@ -2,6 +2,8 @@
 
 #include <torch/autograd.h>
 
+#include <cmath>
+
 #include "deepgen/core/error.h"
 
 namespace deepgen::ode {
@@ -44,6 +46,11 @@ std::pair<at::Tensor, at::Tensor> value_and_divergence(const VectorFn& v, const 
     div = div + (t.grad_of((t.output * e).sum()) * e).flatten(1).sum(1);
   }
   return {t.output.detach(), (div / static_cast<double>(probes.size(0))).detach()};
+}
+
+at::Tensor isotropic_normal_log_prob(const at::Tensor& z, double mean, double var) {
+  const double d = static_cast<double>(z.numel() / std::max<int64_t>(z.size(0), 1));
+  return -0.5 * (z - mean).flatten(1).square().sum(1) / var - 0.5 * d * std::log(2 * M_PI * var);
 }
 
 std::vector<std::string> probe_names() { return {"rademacher", "gaussian"}; }

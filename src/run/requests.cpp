@@ -170,19 +170,11 @@ json ode_metric(train::GenerativeModel& model, const RunConfig& c, const data::D
   // flow resolves (σ_0 ≈ 10⁻³ of data in [−1, 1]), and the ODE integrates those errors: `auto`
   // runs it in float32; an explicit --precision bf16 is obeyed.
   const c10::Device device = resolve_device(c.runtime.device);
-  const Precision before = network_precision();
   const bool fp32 = c.runtime.precision == "auto";
-  if (fp32) set_network_precision(Precision::fp32, device.type());
-  eval::OdeLikelihood l;
-  try {
-    l = eval::ode_likelihood(model, test, o, device);
-  } catch (...) {
-    set_network_precision(before, device.type());
-    throw;
-  }
-  set_network_precision(before, device.type());
+  const NetworkPrecisionScope scope(fp32 ? Precision::fp32 : network_precision(), device.type());
+  const eval::OdeLikelihood l = eval::ode_likelihood(model, test, o, device);
   return {{l.unit, l.value},
-          {"precision", precision_name(fp32 ? Precision::fp32 : before)},
+          {"precision", precision_name(network_precision())},
           {"std_error", l.std_error},
           {"kind", "estimate"},
           {"estimator", "probability-flow ODE, instantaneous change of variables"},

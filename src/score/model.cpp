@@ -5,6 +5,7 @@
 
 #include "deepgen/core/error.h"
 #include "deepgen/core/precision.h"
+#include "deepgen/ode/likelihood.h"
 #include "deepgen/score/losses.h"
 #include "deepgen/score/net.h"
 #include "deepgen/score/sde.h"
@@ -180,9 +181,7 @@ train::ProbabilityFlow ScoreModel::probability_flow() {
   flow.to_state = [](const at::Tensor& x) { return x; };
   const double centre = box_centre(options_.data_shape());
   flow.prior_log_prob = [hi, centre](const at::Tensor& x) {
-    const double d = static_cast<double>(x[0].numel());
-    return -0.5 * (x - centre).flatten(1).square().sum(1) / (hi * hi) -
-           0.5 * d * std::log(2 * M_PI * hi * hi);
+    return ode::isotropic_normal_log_prob(x, centre, hi * hi);
   };
   return flow;
 }

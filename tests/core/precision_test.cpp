@@ -85,5 +85,23 @@ TEST(Precision, AWeightUpdatedBetweenForwardsIsSeenByTheNext) {
   EXPECT_NEAR((second - first).mean().item<double>(), 4.0, 0.05);  // 4 inputs of 1, +1 each
 }
 
+// A scope sets the network precision and gives the previous one back, also when it is left by an
+// exception (the ODE likelihood runs float32 inside a bf16 command this way).
+TEST(Precision, ScopeRestoresThePreviousPrecisionOnAnyExit) {
+  NetworkPrecisionReset reset;
+  set_network_precision(Precision::bf16, c10::DeviceType::CPU);
+  {
+    const NetworkPrecisionScope scope(Precision::fp32, c10::DeviceType::CPU);
+    EXPECT_EQ(network_precision(), Precision::fp32);
+  }
+  EXPECT_EQ(network_precision(), Precision::bf16);
+  try {
+    const NetworkPrecisionScope scope(Precision::fp32, c10::DeviceType::CPU);
+    throw std::runtime_error("inside");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_EQ(network_precision(), Precision::bf16);
+}
+
 }  // namespace
 }  // namespace deepgen

@@ -37,6 +37,19 @@ PrecisionChoice resolve_precision(const std::string& name, c10::Device device,
 void set_network_precision(Precision p, c10::DeviceType device);
 Precision network_precision();
 
+// The network precision set for a scope, the previous one restored on exit (errors included).
+class NetworkPrecisionScope {
+ public:
+  NetworkPrecisionScope(Precision p, c10::DeviceType device);
+  ~NetworkPrecisionScope();
+  NetworkPrecisionScope(const NetworkPrecisionScope&) = delete;
+  NetworkPrecisionScope& operator=(const NetworkPrecisionScope&) = delete;
+
+ private:
+  Precision previous_;
+  c10::DeviceType device_;
+};
+
 // Scope of one network forward: autocast to bfloat16 on the network precision's device when it
 // is bf16, a no-op under fp32. Restores the previous autocast state and drops the casts it cached
 // (the weights change at the next optimiser step).

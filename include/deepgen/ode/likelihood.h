@@ -34,6 +34,9 @@ std::vector<std::string> probe_names();  // rademacher, gaussian
 at::Tensor draw_probes(const std::string& kind, int64_t count, const at::Tensor& like,
                        at::Generator& gen);
 
+// log N(z; mean·1, var·I) per example of a batch z (B, ...): the flows' priors at t1.
+at::Tensor isotropic_normal_log_prob(const at::Tensor& z, double mean, double var);
+
 struct FlowOptions {
   SolveOptions solve;
   std::string divergence = "exact";  // exact | hutchinson
