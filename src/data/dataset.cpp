@@ -24,6 +24,15 @@ constexpr const char* kSystemFashionDir = "/usr/share/datasets/fashion-mnist";
 const char* const kIdxFiles[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
 
+// The class names of the IDX sets, label k naming classes[k] (Fashion-MNIST's from its README).
+std::vector<std::string> idx_classes(const std::string& name) {
+  if (name == "fashion-mnist") {
+    return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+            "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  }
+  return {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+}
+
 std::string valid_specs() { return "mnist, fashion-mnist, toy:NAME, folder:PATH, csv:PATH"; }
 
 bool starts_with(const std::string& s, const std::string& prefix) {
@@ -87,6 +96,13 @@ Dataset idx_split(const std::string& name, const std::string& dir, const std::st
   d.kind = Kind::image;
   d.x = idx_images(images);
   d.labels = idx_labels(labels);
+  d.classes = idx_classes(name);
+  if (d.labels.numel() > 0 &&
+      d.labels.max().item<int64_t>() >= static_cast<int64_t>(d.classes.size())) {
+    throw Error("data set '" + name + "': " + labels + " holds labels beyond 0.." +
+                std::to_string(d.classes.size() - 1) +
+                " (corrupt download? rerun scripts/setup.sh)");
+  }
   if (d.x.size(0) != d.labels.size(0)) {
     throw Error("data set '" + name + "': " + images + " holds " + std::to_string(d.x.size(0)) +
                 " images but " + labels + " holds " + std::to_string(d.labels.size(0)) +
@@ -127,25 +143,42 @@ int64_t test_count(int64_t n, double fraction) {
   return std::clamp<int64_t>(k, 1, n - 1);
 }
 
-Splits split_rows(const std::string& name, Kind kind, const at::Tensor& x,
+Dataset take_rows(const std::string& name, Kind kind, const LabelledRows& rows,
+                  const at::Tensor& index) {
+  Dataset d;
+  d.name = name;
+  d.kind = kind;
+  d.x = rows.x.index_select(0, index).contiguous();
+  // The same rows of the labels, so every item keeps its own; the class list stays whole.
+  if (rows.labels.defined()) d.labels = rows.labels.index_select(0, index).contiguous();
+  d.classes = rows.classes;
+  return d;
+}
+
+Splits split_rows(const std::string& name, Kind kind, const LabelledRows& rows,
                   const DataOptions& options) {
-  const int64_t n = x.size(0);
+  const int64_t n = rows.x.size(0);
   const int64_t k = test_count(n, options.test_fraction);
   at::Generator gen = make_generator(mix_seed(options.seed, 2));
   const at::Tensor perm = at::randperm(n, gen, at::kLong);
   // Sorted so each split keeps the on-disk order (file names, CSV lines).
   const at::Tensor test_idx = std::get<0>(perm.slice(0, 0, k).sort());
   const at::Tensor train_idx = std::get<0>(perm.slice(0, k).sort());
-  Splits s;
-  s.train = {name + "/train", kind, x.index_select(0, train_idx).contiguous(), {}};
-  s.test = {name + "/test", kind, x.index_select(0, test_idx).contiguous(), {}};
-  return s;
+  return {take_rows(name + "/train", kind, rows, train_idx),
+          take_rows(name + "/test", kind, rows, test_idx)};
 }
 
 std::string spec_argument(const std::string& spec, const std::string& prefix) {
   const std::string arg = spec.substr(prefix.size());
   if (arg.empty()) throw Error("data spec '" + spec + "' needs a value after '" + prefix + "'");
   return arg;
+}
+
+// Only a CSV has a column to name; elsewhere the option would be silently ignored.
+void check_label_column(const DataOptions& options) {
+  if (options.label_column.empty() || starts_with(options.spec, "csv:")) return;
+  throw Error(option_ref("data", "label_column") + " applies to csv:PATH data only, not '" +
+              options.spec + "': leave it out (a folder's labels are its class subfolders)");
 }
 
 }  // namespace
@@ -183,15 +216,16 @@ std::string data_root() {
 Splits load_data(const DataOptions& options) {
   const std::string& spec = options.spec;
   const std::string root = options.root.empty() ? data_root() : options.root;
+  check_label_column(options);
   if (spec == "mnist" || spec == "fashion-mnist") return load_idx_set(spec, root);
   if (starts_with(spec, "toy:")) return load_toy(spec_argument(spec, "toy:"), options);
   if (starts_with(spec, "folder:")) {
     const std::string path = spec_argument(spec, "folder:");
-    return split_rows(spec, Kind::image, load_image_folder(path, options.image_size), options);
+    return split_rows(spec, Kind::image, read_image_folder(path, options.image_size), options);
   }
   if (starts_with(spec, "csv:")) {
     const std::string path = spec_argument(spec, "csv:");
-    return split_rows(spec, Kind::points, read_csv_points(path), options);
+    return split_rows(spec, Kind::points, read_csv(path, options.label_column), options);
   }
   throw Error("unknown data set '" + spec + "' (valid: " + valid_specs() + ")");
 }

@@ -17,6 +17,9 @@ OptionTable<DataOptions> make_table() {
   t.add("toy_test", &O::toy_test, "toy: points generated for the test split").min(1);
   t.add("test_fraction", &O::test_fraction, "folder / csv: share held out as the test split")
       .min(0);
+  t.add("label_column", &O::label_column,
+        "csv: the label column, taken out of the features: a header name, or (digits) a 0-based "
+        "index; its integers (sorted numerically) or words (sorted) are the classes (\"\": none)");
   t.add("seed", &O::seed, "Seed of toy generation and of the folder / csv split").flag("data-seed");
   return t;
 }

@@ -19,6 +19,10 @@ struct Dataset {
   // values(), rows() or gather() (loader.h), which give float32 in data units.
   at::Tensor x;
   at::Tensor labels;  // int64 (N), or undefined when the data have none
+  // The class names, classes[k] naming label k (MNIST "0".."9", a folder's class subfolders, a
+  // CSV's label values); empty when the data have no labels. Both splits hold the same list, so
+  // a class missing from one split keeps its index.
+  std::vector<std::string> classes;
 
   int64_t size() const { return x.defined() ? x.size(0) : 0; }
   std::vector<int64_t> sample_shape() const;          // shape of one sample, e.g. {1, 28, 28}
@@ -45,6 +49,7 @@ struct DataOptions {
   int64_t toy_test = 10000;
   double test_fraction = 0.1;  // folder / csv: share held out for test
   uint64_t seed = 0;           // toy generation and folder / csv split
+  std::string label_column;    // csv: the label column, a header name or a 0-based index ("": none)
 };
 
 // $DEEPGEN_DATA when set, else the repository's data/ (fixed at build time).
