@@ -10,6 +10,7 @@
 #include "deepgen/run/compare.h"
 #include "deepgen/run/config.h"
 #include "deepgen/run/families.h"
+#include "deepgen/run/inpaint.h"
 #include "deepgen/train/checkpoint.h"
 #include "deepgen/train/options.h"
 #include "tables.h"
@@ -118,6 +119,7 @@ Commands::Commands(CLI::App& app) {
              {});
   flags_.add(*eval_, run::runtime_option_table().specs(), kEval, "Runtime (default: the run's)",
              {});
+  add_inpaint(app);
 
   langevin_ = app.add_subcommand(
       "langevin",
@@ -159,6 +161,7 @@ int Commands::run() {
   if (*train_) return train();
   if (*sample_) return sample();
   if (*eval_) return eval();
+  if (*inpaint_) return inpaint();
   if (*info_) return run_info();
   if (*options_) return run_options(markdown_);
   if (*demo_) {
@@ -227,12 +230,19 @@ json Commands::family_overrides(const CLI::App& cmd, const std::string& run_dir)
       if (g.flag == flag && g.spec.section == model) return true;
     return false;
   };
+  auto owners = [&](const std::string& flag) {  // "vdm and score" for a flag both declare
+    std::string s;
+    for (const auto& g : given)
+      if (g.flag == flag) s += (s.empty() ? "" : " and ") + g.spec.section;
+    return s;
+  };
   for (const auto& g : given) {
     if (g.spec.section == "sample" || g.spec.section == "eval") continue;
+    if (g.spec.section == run::inpaint_option_table().section()) continue;
     if (g.spec.section == run::runtime_option_table().section()) continue;
     if (g.spec.section != model && is_models(g.flag)) continue;
     if (g.spec.section != model)
-      throw Error(g.flag + " applies to " + g.spec.section + " runs, not to " + run_dir + " (a " +
+      throw Error(g.flag + " applies to " + owners(g.flag) + " runs, not to " + run_dir + " (a " +
                   model + " run)");
     overrides[g.spec.key] = g.value;
   }
@@ -253,7 +263,10 @@ int Commands::sample() {
   if (r.run.empty() || r.out.empty()) throw Error("sample: --run DIR and --out FILE are required");
   const std::string out =
       run::sample_run(r, family_overrides(*sample_, r.run), runtime_overrides(*sample_), log_line);
-  log_line("wrote " + std::to_string(r.n) + " samples to " + out);
+  log_line("wrote " +
+           (r.per_class > 0 ? std::to_string(r.per_class) + " samples of each class"
+                            : std::to_string(r.n) + " samples") +
+           " to " + out);
   return 0;
 }
 
@@ -265,6 +278,32 @@ int Commands::eval() {
   const json out =
       run::eval_run(r, family_overrides(*eval_, r.run), log_line, runtime_overrides(*eval_));
   std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+// Like sample: the run's sampling options may be given (a VDM's --steps, a score run's
+// --steps-per-level), and the process settings over the run's.
+void Commands::add_inpaint(CLI::App& app) {
+  inpaint_ = app.add_subcommand(
+      "inpaint", "Complete images (or points) given some of their values; writes a folder");
+  inpaint_->allow_extras();
+  flags_.add(*inpaint_, run::inpaint_option_table().specs(), kSample, "Inpainting",
+             table_defaults(run::inpaint_option_table()));
+  for (const auto* f : run::families())
+    flags_.add(*inpaint_, f->options, kSample, f->name + " runs", family_defaults(*f));
+  flags_.add(*inpaint_, run::runtime_option_table().specs(), kSample,
+             "Runtime (default: the run's)", {});
+}
+
+int Commands::inpaint() {
+  check_run_extras(*inpaint_);
+  run::InpaintRequest r;
+  flags_.apply(*inpaint_, run::inpaint_option_table(), r);
+  if (r.run.empty() || r.out.empty()) throw Error("inpaint: --run DIR and --out DIR are required");
+  const run::InpaintSummary s = run::inpaint_run(r, family_overrides(*inpaint_, r.run),
+                                                 runtime_overrides(*inpaint_), log_line);
+  log_line("wrote " + std::to_string(s.samples) + " completion(s) of each of " +
+           std::to_string(s.inputs) + " inputs to " + s.out + " (" + s.to_json().dump() + ")");
   return 0;
 }
 

@@ -23,6 +23,8 @@ class Commands {
   int train();
   int sample();
   int eval();
+  void add_inpaint(CLI::App& app);
+  int inpaint();
   // The family options given to sample / eval, checked against the run's family.
   nlohmann::json family_overrides(const CLI::App& cmd, const std::string& run_dir) const;
   nlohmann::json runtime_overrides(const CLI::App& cmd) const;  // device, threads, precision
@@ -31,6 +33,7 @@ class Commands {
   CLI::App *train_ = nullptr, *sample_ = nullptr, *eval_ = nullptr, *info_ = nullptr,
            *demo_ = nullptr, *fit_gmm_ = nullptr, *langevin_ = nullptr, *options_ = nullptr,
            *compare_ = nullptr;
+  CLI::App* inpaint_ = nullptr;
   std::vector<CLI::App*> train_families_;
   bool markdown_ = false;
 };

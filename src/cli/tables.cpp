@@ -5,6 +5,7 @@
 #include "deepgen/run/compare.h"
 #include "deepgen/run/config.h"
 #include "deepgen/run/families.h"
+#include "deepgen/run/inpaint.h"
 #include "deepgen/run/requests.h"
 #include "deepgen/train/options.h"
 
@@ -53,6 +54,8 @@ const std::vector<TableInfo>& option_tables() {
         {"sample", run::sample_option_table().specs(), table_defaults(run::sample_option_table())});
     t.push_back(
         {"eval", run::eval_option_table().specs(), table_defaults(run::eval_option_table())});
+    t.push_back({"inpaint", run::inpaint_option_table().specs(),
+                 table_defaults(run::inpaint_option_table())});
     t.push_back(
         {"langevin", langevin_option_table().specs(), table_defaults(langevin_option_table())});
     t.push_back(

@@ -41,16 +41,23 @@ const train::Family& vdm_family() {
         [](VdmOptions o) { return std::make_unique<VdmModel>(std::move(o)); });
     f.adapt = adapt;
     f.unit = "bits/dim";
-    f.explain = [](const nlohmann::json&) {
-      return std::string(
-          "bpd is the negative ELBO (MATH 2h) per dimension in bits: an upper bound on "
-          "−log₂ P(x) / D (of the discrete pixels, for 8-bit images): diffusion + "
-          "reconstruction + prior terms, "
-          "whatever weighting the training used.");
+    // A conditional model's bound is on −log p(x|y), y the example's class (issue 15).
+    f.explain = [](const nlohmann::json& o) {
+      const std::string p = o.value("conditional", false) ? "P(x|y), y its class," : "P(x)";
+      return "bpd is the negative ELBO (MATH 2h) per dimension in bits: an upper bound on "
+             "−log₂ " +
+             p +
+             " / D (of the discrete pixels, for 8-bit images): diffusion + reconstruction + "
+             "prior terms, whatever weighting the training used.";
     };
-    f.likelihoods = [](const nlohmann::json&) {
-      return std::map<std::string, std::string>{
-          {"bpd", "upper bound: the negative ELBO (MATH 2h) on -log2 p(x)/D"}};
+    f.likelihoods = [](const nlohmann::json& o) {
+      const std::string elbo = "upper bound: the negative ELBO (MATH 2h) on -log2 ";
+      if (!o.value("conditional", false))
+        return std::map<std::string, std::string>{{"bpd", elbo + "p(x)/D"}};
+      std::map<std::string, std::string> out{{"bpd", elbo + "p(x|y)/D, y the example's class"}};
+      if (o.value("label_dropout", 0.0) > 0)
+        out["bpd_unconditional"] = elbo + "p(x)/D, the null class of label dropout";
+      return out;
     };
     f.sampling = [](const nlohmann::json& o) {
       const std::string sampler = o.at("sampler");

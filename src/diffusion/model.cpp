@@ -20,6 +20,7 @@ VdmOptions synced(VdmOptions o) {
   o.net.noise_min = o.schedule.gamma_min();
   o.net.noise_max = o.schedule.gamma_max();
   o.net.skip = o.prediction == "eps";
+  o.net.classes = o.condition.classes;
   validate(o);
   return o;
 }
@@ -76,7 +77,7 @@ at::Tensor VdmImpl::times(int64_t n, int64_t T, const at::TensorOptions& opts) c
   return T > 0 ? discretize_times(t, T) : t;
 }
 
-VdmLoss VdmImpl::negative_elbo(const at::Tensor& x, int64_t T) {
+VdmLoss VdmImpl::negative_elbo(const at::Tensor& x, int64_t T, const at::Tensor& labels) {
   if (T < 0) T = options_.T;
   const auto f = to_model_space(x);
   const int64_t b = f.size(0);
@@ -93,7 +94,7 @@ VdmLoss VdmImpl::negative_elbo(const at::Tensor& x, int64_t T) {
   auto eps = torch::randn_like(f);
   auto q = forward_marginal(f, gamma_t);
   auto z_t = q.mean + q.var.sqrt() * eps;
-  auto eps_hat = this->eps(z_t, gamma_t);
+  auto eps_hat = this->eps(z_t, gamma_t, labels);
   VdmLoss l;
   if (T > 0) {
     auto gamma_s = schedule_->gamma(t - 1.0 / static_cast<double>(T));
@@ -121,8 +122,13 @@ bool VdmImpl::importance_sampled() const {
   return options_.weighting != "elbo" || options_.proposal != "uniform";
 }
 
-at::Tensor VdmImpl::eps(const at::Tensor& z, const at::Tensor& gamma) {
-  auto out = autocast_forward(z.scalar_type(), [&] { return net_->forward(z, gamma); });
+at::Tensor VdmImpl::eps(const at::Tensor& z, const at::Tensor& gamma, const at::Tensor& labels,
+                        double guidance) {
+  const nn::ConditionalNet net = [this](const at::Tensor& z_, const at::Tensor& g,
+                                        const at::Tensor& y) { return net_->forward(z_, g, y); };
+  auto out = autocast_forward(z.scalar_type(), [&] {
+    return nn::guided(net, z, gamma, labels, guidance, options_.condition.classes);
+  });
   if (options_.prediction == "x") return eps_from_x(z, out, gamma);
   if (options_.prediction == "v") return eps_from_v(z, out, gamma);
   return out;
@@ -130,8 +136,8 @@ at::Tensor VdmImpl::eps(const at::Tensor& z, const at::Tensor& gamma) {
 
 // BEYOND B1: one draw ℓ ~ p per example serves both estimators, ½(w/p)‖ε − ε̂‖² for L_w and
 // ½(1/p)‖ε − ε̂‖² for the bound's L_∞ (its w ≡ 1 case), so training logs an unbiased bpd.
-VdmLoss VdmImpl::training_loss(const at::Tensor& x) {
-  if (!importance_sampled()) return negative_elbo(x);
+VdmLoss VdmImpl::training_loss(const at::Tensor& x, const at::Tensor& labels) {
+  if (!importance_sampled()) return negative_elbo(x, -1, labels);
   const auto f = to_model_space(x);
   const int64_t b = f.size(0);
   auto u = options_.antithetic ? antithetic_times(b, torch::rand({}, f.options()))
@@ -140,7 +146,7 @@ VdmLoss VdmImpl::training_loss(const at::Tensor& x) {
   auto gamma_t = -logsnr;
   auto eps = torch::randn_like(f);
   auto q = forward_marginal(f, gamma_t);
-  auto eps_hat = this->eps(q.mean + q.var.sqrt() * eps, gamma_t);
+  auto eps_hat = this->eps(q.mean + q.var.sqrt() * eps, gamma_t, labels);
   VdmLoss l;
   l.diffusion = weighted_diffusion_loss(eps, eps_hat, 1.0 / density);
   l.objective = weighted_diffusion_loss(eps, eps_hat, weight_(logsnr) / density);
@@ -148,7 +154,8 @@ VdmLoss VdmImpl::training_loss(const at::Tensor& x) {
   return l;
 }
 
-at::Tensor VdmImpl::sample(int64_t n, const std::string& sampler, int64_t steps) {
+at::Tensor VdmImpl::sample(int64_t n, const std::string& sampler, int64_t steps,
+                           const at::Tensor& labels, double guidance) {
   torch::NoGradGuard no_grad;
   auto opts = schedule_->gamma0().options();
   std::vector<int64_t> shape{n};
@@ -156,7 +163,9 @@ at::Tensor VdmImpl::sample(int64_t n, const std::string& sampler, int64_t steps)
   auto gen = at::detail::getDefaultCPUGenerator();
   auto z_1 = at::randn(shape, gen, opts.device(torch::kCPU)).to(opts.device());
   auto gammas = sampling_gammas(schedule_, options_.sample_grid, steps);
-  EpsFn eps = [this](const at::Tensor& z, const at::Tensor& g) { return this->eps(z, g); };
+  EpsFn eps = [this, labels, guidance](const at::Tensor& z, const at::Tensor& g) {
+    return this->eps(z, g, labels, guidance);
+  };
   const auto progress = [](int64_t done, int64_t total) {
     report_progress("sample", done, total);  // to whoever listens (core/progress.h)
   };
@@ -179,11 +188,30 @@ train::LossOutput VdmModel::report(const VdmLoss& l) const {
 
 train::LossOutput VdmModel::loss(const at::Tensor& x) { return report(vdm_->training_loss(x)); }
 
-train::LossOutput VdmModel::evaluate(const at::Tensor& x) {
-  VdmLoss sum = vdm_->negative_elbo(x);
+train::LossOutput VdmModel::train_loss(const train::TrainBatch& batch) {
+  const auto& c = vdm_->options().condition;
+  const at::Tensor labels =
+      c.classes > 0 ? nn::drop_labels(batch.labels, c.label_dropout, c.classes) : at::Tensor();
+  return report(vdm_->training_loss(batch.x, labels));
+}
+
+train::LossOutput VdmModel::evaluate(const at::Tensor& x) { return averaged_bound(x, {}); }
+
+// A conditional model's bound is on −log p(x|y); with label dropout its null class is a model
+// of p(x) too, whose bound is reported beside it so that it compares with unconditional runs.
+train::LossOutput VdmModel::test_loss(const train::TrainBatch& batch) {
+  if (classes() == 0) return averaged_bound(batch.x, {});
+  train::LossOutput out = averaged_bound(batch.x, batch.labels);
+  if (vdm_->options().condition.label_dropout > 0)
+    out.parts.emplace_back("bpd_unconditional", averaged_bound(batch.x, {}).loss.detach());
+  return out;
+}
+
+train::LossOutput VdmModel::averaged_bound(const at::Tensor& x, const at::Tensor& labels) {
+  VdmLoss sum = vdm_->negative_elbo(x, -1, labels);
   const int64_t k = vdm_->options().eval_samples;
   for (int64_t i = 1; i < k; ++i) {
-    auto l = vdm_->negative_elbo(x);
+    auto l = vdm_->negative_elbo(x, -1, labels);
     sum = {sum.diffusion + l.diffusion, sum.recon + l.recon, sum.prior + l.prior};
   }
   const double w = 1.0 / static_cast<double>(k);
@@ -191,7 +219,26 @@ train::LossOutput VdmModel::evaluate(const at::Tensor& x) {
 }
 
 at::Tensor VdmModel::sample(int64_t n) {
-  return vdm_->sample(n, vdm_->options().sampler, vdm_->options().sample_steps);
+  const auto& o = vdm_->options();
+  if (classes() == 0) return vdm_->sample(n, o.sampler, o.sample_steps);
+  return sample_classes(nn::uniform_labels(n, classes(), vdm_->schedule()->gamma0().device()),
+                        o.condition.guidance);
+}
+
+at::Tensor VdmModel::sample_classes(const at::Tensor& labels, double guidance) {
+  if (classes() == 0) return GenerativeModel::sample_classes(labels, guidance);
+  const auto& o = vdm_->options();
+  nn::Conditioning c = o.condition;
+  c.guidance = guidance;
+  nn::validate(c, "vdm");
+  nn::check_labels(labels, c.classes);
+  return vdm_->sample(labels.size(0), o.sampler, o.sample_steps, labels, guidance);
+}
+
+std::string VdmModel::probability_flow_blocker() const {
+  if (classes() == 0) return {};
+  return "the probability-flow likelihood of a conditional vdm run is not implemented: use its "
+         "bound (bpd, −log p(x|y))";
 }
 
 bool VdmModel::gains_from_bf16() const {

@@ -39,9 +39,12 @@ class EpsMlp : public EpsNetwork {
     }
     out_ = register_module("out", torch::nn::Linear(h, d));
     nn::zero_init(*out_);
+    if (o.classes > 0) classes_ = register_module("class_embed", nn::ClassEmbedding(o.classes, h));
   }
-  at::Tensor forward(const at::Tensor& z, const at::Tensor& gamma) override {
+  at::Tensor forward(const at::Tensor& z, const at::Tensor& gamma,
+                     const at::Tensor& labels) override {
     auto c = embed_(gamma);
+    if (classes_) c = c + classes_(labels, z.size(0)).to(c.dtype());
     auto h = in_(z);
     for (size_t i = 0; i < blocks_.size(); ++i) h = h + blocks_[i](torch::silu(h + conds_[i](c)));
     auto out = out_(torch::silu(h));
@@ -52,6 +55,7 @@ class EpsMlp : public EpsNetwork {
   nn::NoiseEmbedding embed_{nullptr};
   torch::nn::Linear in_{nullptr}, out_{nullptr};
   std::vector<torch::nn::Linear> blocks_, conds_;
+  nn::ClassEmbedding classes_{nullptr};
   bool skip_;
 };
 
@@ -59,8 +63,9 @@ class EpsMlp : public EpsNetwork {
 class EpsUNet : public EpsNetwork {
  public:
   explicit EpsUNet(const EpsNetOptions& o) : layers_(*this, o) {}
-  at::Tensor forward(const at::Tensor& z, const at::Tensor& gamma) override {
-    return layers_.forward(z, gamma);
+  at::Tensor forward(const at::Tensor& z, const at::Tensor& gamma,
+                     const at::Tensor& labels) override {
+    return layers_.forward(z, gamma, labels);
   }
 
  private:

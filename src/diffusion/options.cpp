@@ -62,6 +62,7 @@ OptionTable<VdmOptions> make_table() {
   nn::add_unet_options(t, [](VdmOptions& o) -> nn::UNetOptions& { return o.net; });
   t.add_with<int64_t>("hidden", net(&N::hidden), "mlp: width").min(1);
   t.add_with<int64_t>("layers", net(&N::layers), "mlp: residual blocks").min(1);
+  nn::add_condition_options(t, [](VdmOptions& o) -> nn::Conditioning& { return o.condition; });
   const unsigned all = kTrain | kSample | kEval;  // eval draws samples of points too
   t.add("sampler", &O::sampler,
         "Sampler of the run's samples; ODE solvers of order 1 (ddim), 2 (dpm2, heun, dpmpp2m: "
@@ -119,6 +120,7 @@ void validate(const VdmOptions& o) {
                 option_ref("vdm", "proposal") + " " + o.proposal + " needs " +
                 option_ref("vdm", "schedule") + " fixed and " + option_ref("vdm", "T") +
                 " 0 (a weighted loss is not a bound, so it cannot train the schedule)");
+  nn::validate(o.condition, "vdm");
   EpsNetOptions net = o.net;
   net.data_shape = o.data_shape;
   validate(net);

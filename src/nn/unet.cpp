@@ -130,10 +130,15 @@ UNetLayers::UNetLayers(torch::nn::Module& owner, const UNetOptions& o) : o_(o) {
   norm_out_ = owner.register_module("norm_out", group_norm(cur));
   conv_out_ = owner.register_module("conv_out", conv3(cur, p2 * o.data_shape[0]));
   zero_init(*conv_out_);
+  // Last, so an unconditional net draws the same initial weights as before conditioning existed.
+  if (o.classes > 0)
+    classes_ = owner.register_module("class_embed", ClassEmbedding(o.classes, cond));
 }
 
-at::Tensor UNetLayers::forward(const at::Tensor& z, const at::Tensor& noise) {
+at::Tensor UNetLayers::forward(const at::Tensor& z, const at::Tensor& noise,
+                               const at::Tensor& labels) {
   auto c = embed_(noise);
+  if (classes_) c = c + classes_(labels, z.size(0)).to(c.dtype());
   const int64_t levels = static_cast<int64_t>(o_.channels.size());
   auto features = fourier_features(z, o_.fourier);
   if (o_.patch > 1) features = torch::pixel_unshuffle(features, o_.patch);

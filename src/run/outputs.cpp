@@ -26,6 +26,14 @@ at::Tensor draw_samples(train::GenerativeModel& model, int64_t n, uint64_t seed)
   return model.sample(n).to(torch::kCPU);
 }
 
+at::Tensor draw_class_samples(train::GenerativeModel& model, const at::Tensor& labels,
+                              uint64_t seed, double guidance) {
+  c10::InferenceMode guard;
+  seed_global(seed);
+  const c10::Device device = model.module().parameters().front().device();
+  return model.sample_classes(labels.to(device), guidance).to(torch::kCPU);
+}
+
 void write_csv(const std::string& path, const at::Tensor& points) {
   const at::Tensor p = points.to(torch::kCPU, torch::kDouble).contiguous();
   const auto a = p.accessor<double, 2>();
@@ -139,6 +147,36 @@ std::string scatter_svg(const at::Tensor& test, const at::Tensor& samples) {
 }
 
 }  // namespace
+
+nlohmann::json class_accuracy_metric(train::GenerativeModel& model, const RunConfig& c,
+                                     int64_t per_class, uint64_t seed, double guidance,
+                                     const std::function<void(const std::string&)>& log) {
+  if (c.data.spec != "mnist" && c.data.spec != "fashion-mnist")
+    throw Error(
+        "class accuracy asks the classifier of mnist or fashion-mnist images; this run "
+        "was trained on " +
+        c.data.spec);
+  if (model.classes() != eval::kClassCount)
+    throw Error("class accuracy needs a conditional run of the " +
+                std::to_string(eval::kClassCount) + " classes: train it with --conditional");
+  eval::TrainedClassifier classifier =
+      eval::load_or_train_classifier(c.data.spec, data::data_root(), {}, log);
+  std::vector<double> shares;
+  double sum = 0;
+  for (int64_t k = 0; k < model.classes(); ++k) {
+    data::Dataset drawn;
+    drawn.kind = data::Kind::image;
+    drawn.labels = torch::full({per_class}, k, torch::kLong);
+    drawn.x = draw_class_samples(model, drawn.labels, seed + static_cast<uint64_t>(k), guidance);
+    shares.push_back(eval::classifier_accuracy(classifier.model, drawn));
+    sum += shares.back();
+  }
+  return {{"accuracy", sum / static_cast<double>(shares.size())},
+          {"per_class", shares},
+          {"samples_per_class", per_class},
+          {"guidance", guidance},
+          {"classifier_test_accuracy", classifier.test_accuracy}};
+}
 
 void write_outputs(train::GenerativeModel& model, const RunConfig& c, const data::Splits& data,
                    const std::string& run_dir) {

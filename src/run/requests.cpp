@@ -13,10 +13,12 @@
 #include "deepgen/io/files.h"
 #include "deepgen/io/image.h"
 #include "deepgen/io/npy.h"
+#include "deepgen/run/classes.h"
 #include "deepgen/run/config.h"
 #include "deepgen/run/model.h"
 #include "deepgen/run/outputs.h"
 #include "deepgen/run/run_dir.h"
+#include "requests_internal.h"
 
 namespace deepgen::run {
 
@@ -39,6 +41,13 @@ const OptionTable<SampleRequest>& sample_option_table() {
         .commands(kSample);
     t.add("seed", &R::seed, "Random seed").commands(kSample);
     t.add("no_ema", &R::no_ema, "Use the raw weights, not the EMA").commands(kSample);
+    t.add("class", &R::class_name,
+          "Conditional runs: draw every sample of this class (a name, or an index)")
+        .commands(kSample);
+    t.add("per_class", &R::per_class,
+          "Conditional runs: a grid with one row of this many samples per class (n is ignored)")
+        .min(0)
+        .commands(kSample);
     return t;
   }();
   return table;
@@ -62,6 +71,11 @@ const OptionTable<EvalRequest>& eval_option_table() {
     t.add("fid_samples", &R::fid_samples,
           "Samples for the FID and precision / recall (below 1000 they are noisy)")
         .min(eval::kMinFidImages)
+        .commands(kEval);
+    t.add("class_samples", &R::class_samples,
+          "Conditional mnist / fashion-mnist runs: draw this many samples of each class and "
+          "report the share the classifier labels as that class (0: off)")
+        .min(0)
         .commands(kEval);
     t.add("ode", &R::ode,
           "Likelihood by the probability-flow ODE (vdm; score with --method ncsn): an estimate "
@@ -100,8 +114,6 @@ const OptionTable<EvalRequest>& eval_option_table() {
   return table;
 }
 
-namespace {
-
 // A line at most every 10 s, with the rate and the time left: sampling with many steps or an
 // IWAE-k bound can take minutes, and silence looks like a hang. Quick work prints nothing.
 ProgressListener progress_lines(const std::function<void(const std::string&)>& log) {
@@ -130,9 +142,13 @@ ProgressListener progress_lines(const std::function<void(const std::string&)>& l
   };
 }
 
+namespace {
+
 bool ends_with(const std::string& s, const std::string& e) {
   return s.size() > e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;
 }
+
+}  // namespace
 
 // The run's config with the command's overrides and process settings, its threads applied.
 RunConfig configured(const std::string& run, const json& overrides, const json& runtime,
@@ -151,6 +167,8 @@ std::pair<std::unique_ptr<train::GenerativeModel>, Precision> ready_model(
   const Precision p = use_precision(c.runtime, resolve_device(c.runtime.device), *model, log);
   return {std::move(model), p};
 }
+
+namespace {
 
 // The ODE likelihood's envelope: what it is (an estimate), its units and what it cost.
 json ode_metric(train::GenerativeModel& model, const RunConfig& c, const data::Dataset& test,
@@ -206,8 +224,12 @@ std::string sample_run(const SampleRequest& r, const json& overrides, const json
                 (plane ? ", FILE.png (scatter)" : "") + " or FILE.npy (an array)");
   if (folder) io::check_new_folder(r.out);                   // before the sampling, not after
   auto model = ready_model(c, r.run, !r.no_ema, log).first;  // sampling needs no training data
+  const at::Tensor labels =
+      requested_labels(r.run, model->classes(), r.class_name, r.n, r.per_class);
   const ProgressScope scope(progress_lines(log));
-  at::Tensor s = draw_samples(*model, r.n, r.seed);
+  at::Tensor s = labels.defined() ? draw_class_samples(*model, labels, r.seed,
+                                                       c.model_options.value("guidance", 0.0))
+                                  : draw_samples(*model, r.n, r.seed);
   if (npy) {
     io::write_npy(r.out, s);
   } else if (folder) {
@@ -217,7 +239,10 @@ std::string sample_run(const SampleRequest& r, const json& overrides, const json
   } else if (!images) {
     io::write_png(r.out, io::scatter_image({s}));
   } else {
-    const int64_t nrow = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(r.n))));
+    const int64_t n = s.size(0);
+    const int64_t nrow = r.per_class > 0
+                             ? r.per_class
+                             : static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
     io::write_png(r.out, io::image_grid(s, nrow));
   }
   return r.out;
@@ -238,6 +263,9 @@ json eval_run(const EvalRequest& r, const json& overrides,
   json out = evaluation(*model, c, splits.test, r.batch, r.max_batches, r.seed, batches);
   for (const auto& [key, value] : overrides.items()) out[key] = value;  // e.g. iwae_k, T
   if (r.fid) out["classifier_fid"] = fid_metric(*model, c, splits.test, r.fid_samples, r.seed, log);
+  if (r.class_samples > 0)
+    out["class_accuracy"] = class_accuracy_metric(*model, c, r.class_samples, r.seed,
+                                                  c.model_options.value("guidance", 0.0), log);
   if (r.ode) {
     out["ode"] = ode_metric(*model, c, splits.test, r);
     out["likelihoods"]["ode"] =

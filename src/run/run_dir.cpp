@@ -24,6 +24,7 @@ std::vector<std::string> RunDir::outputs() const {
           reconstructions(),
           loss_svg(),
           report(),
+          classes(),
           train::spike_checkpoint_path(path),
           train::divergence_path(path)};
 }

@@ -30,10 +30,24 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return s;
 }
 
+// A conditional model (nn/condition.h) learns the training set's classes: their count is
+// recorded in its options.
+void record_classes(nlohmann::json& given, const data::Dataset& train, const std::string& spec) {
+  if (!given.value("conditional", false)) return;
+  if (!train.labels.defined() || train.size() == 0)
+    throw Error(spec +
+                " has no class labels, so --conditional cannot train on it: use mnist, "
+                "fashion-mnist, folder:PATH with one subfolder per class, or csv:PATH with "
+                "--label-column");
+  given["classes"] = train.classes.empty() ? train.labels.max().item<int64_t>() + 1
+                                           : static_cast<int64_t>(train.classes.size());
+}
+
 // What the data decide: the sample shape, then the family's data-dependent options.
 std::vector<std::string> adapt_to_data(RunConfig& c, const data::Dataset& train) {
   const train::Family& f = family_of(c);
   c.data_shape = train.sample_shape();
+  record_classes(c.model_options, train, c.data.spec);
   std::vector<std::string> notes = f.adapt(c.model_options, train, c.train);
   c.model_options = f.resolve(c.model_options, c.data_shape);
   return notes;
@@ -90,6 +104,8 @@ train::Outcome train_run(TrainRun run, const TrainHooks& hooks) {
     if (!run.resume)
       for (const auto& file : dir.outputs()) std::filesystem::remove(file);
     io::write_file_atomic(dir.config(), to_json(c).dump(2) + "\n");
+    if (!splits.train.classes.empty())
+      io::write_file_atomic(dir.classes(), nlohmann::json(splits.train.classes).dump() + "\n");
   }
   if (env.world > 1) {
     if (run.dist_timeout_s <= 0)

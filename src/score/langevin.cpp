@@ -92,7 +92,8 @@ at::Tensor tweedie_denoise(const at::Tensor& x, const NoiseScoreFn& score, doubl
 
 at::Tensor annealed_langevin(const at::Tensor& x0, const NoiseScoreFn& score,
                              const std::vector<double>& sigmas, int64_t steps_per_level, double eps,
-                             OptGenerator gen, bool final_denoise, const StepCallback& callback) {
+                             OptGenerator gen, bool final_denoise, const StepCallback& callback,
+                             const LevelProjection& project) {
   if (sigmas.empty()) throw Error("annealed_langevin: the σ ladder is empty");
   check_step(eps, "annealed_langevin");
   const double last = sigmas.back();
@@ -104,11 +105,12 @@ at::Tensor annealed_langevin(const at::Tensor& x0, const NoiseScoreFn& score,
     const ScoreFn at_level = [&](const at::Tensor& y) { return score(y, level); };
     const double delta = eps * (sigma * sigma) / (last * last);  // α_i = ε σ_i² / σ_L²
     for (int64_t t = 0; t < steps_per_level; ++t) {
-      x = langevin_step(x, at_level, delta, gen);
+      x = langevin_step(project ? project(x, sigma) : x, at_level, delta, gen);
       if (callback) callback(++done, total, x);
     }
   }
-  return final_denoise ? tweedie_denoise(x, score, last) : x;
+  if (!final_denoise) return x;
+  return tweedie_denoise(project ? project(x, last) : x, score, last);
 }
 
 }  // namespace deepgen::score

@@ -42,8 +42,40 @@ ScoreModel::ScoreModel(ScoreOptions options) : options_(std::move(options)) {
   net_ = make_net(options_);
 }
 
+// Sets the condition score() applies for one call and clears it on any exit.
+struct ScoreModel::ConditionScope {
+  ConditionScope(ScoreModel& m, at::Tensor labels, double guidance) : m_(m) {
+    m_.labels_ = std::move(labels);
+    m_.guidance_ = guidance;
+  }
+  ~ConditionScope() {
+    m_.labels_ = at::Tensor();
+    m_.guidance_ = 0.0;
+  }
+  ScoreModel& m_;
+};
+
 at::Tensor ScoreModel::score(const at::Tensor& x, const at::Tensor& sigma) {
-  return autocast_forward(x.scalar_type(), [&] { return net_.forward(x, sigma); });
+  if (classes() == 0)
+    return autocast_forward(x.scalar_type(), [&] { return net_.forward(x, sigma); });
+  const nn::ConditionalNet net = [this](const at::Tensor& x_, const at::Tensor& s,
+                                        const at::Tensor& y) { return net_.forward(x_, s, y); };
+  return autocast_forward(x.scalar_type(),
+                          [&] { return nn::guided(net, x, sigma, labels_, guidance_, classes()); });
+}
+
+train::LossOutput ScoreModel::train_loss(const train::TrainBatch& batch) {
+  const auto& c = options_.condition();
+  ConditionScope scope(
+      *this,
+      c.classes > 0 ? nn::drop_labels(batch.labels, c.label_dropout, c.classes) : at::Tensor(),
+      0.0);
+  return loss(batch.x);
+}
+
+train::LossOutput ScoreModel::test_loss(const train::TrainBatch& batch) {
+  ConditionScope scope(*this, classes() > 0 ? batch.labels : at::Tensor(), 0.0);
+  return evaluate(batch.x);
 }
 
 // The single-σ methods condition the network on their one σ (1 for ssm on clean data, where
@@ -233,6 +265,25 @@ std::vector<std::string> sampler_names() {
 }
 
 at::Tensor ScoreModel::sample(int64_t n) {
+  if (classes() > 0) {
+    const at::Tensor any = net_.ptr()->parameters().front();
+    return sample_classes(nn::uniform_labels(n, classes(), any.device()),
+                          options_.condition().guidance);
+  }
+  return draw(n);
+}
+
+at::Tensor ScoreModel::sample_classes(const at::Tensor& labels, double guidance) {
+  if (classes() == 0) return GenerativeModel::sample_classes(labels, guidance);
+  nn::Conditioning c = options_.condition();
+  c.guidance = guidance;
+  nn::validate(c, "score");
+  nn::check_labels(labels, c.classes);
+  ConditionScope scope(*this, labels, guidance);
+  return draw(labels.size(0));
+}
+
+at::Tensor ScoreModel::draw(int64_t n) {
   torch::NoGradGuard no_grad;
   for (const auto& s : samplers())
     if (s.name == options_.sampler()) {

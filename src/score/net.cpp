@@ -95,10 +95,11 @@ nn::UNetOptions with_noise_range(nn::UNetOptions o, double sigma_min, double sig
 ScoreEpsUNetImpl::ScoreEpsUNetImpl(nn::UNetOptions unet, double sigma_min, double sigma_max)
     : layers_(*this, with_noise_range(std::move(unet), sigma_min, sigma_max)) {}
 
-at::Tensor ScoreEpsUNetImpl::forward(const at::Tensor& x, const at::Tensor& sigma) {
+at::Tensor ScoreEpsUNetImpl::forward(const at::Tensor& x, const at::Tensor& sigma,
+                                     const at::Tensor& labels) {
   const at::Tensor s = column(sigma, x);
   const at::Tensor z = (2 * x - 1) / (1 + 4 * s * s).sqrt();
-  const at::Tensor eps = layers_.forward(z, noise_level(sigma.to(x.dtype())));
+  const at::Tensor eps = layers_.forward(z, noise_level(sigma.to(x.dtype())), labels);
   return -eps / s;
 }
 

@@ -74,6 +74,7 @@ OptionTable<ScoreOptions> make_table() {
   t.add("init_box", &O::init_box, "points: chains start uniform in [-b, b]^D")
       .greater(0)
       .commands(all);
+  nn::add_condition_options(t, [](ScoreOptions& o) -> nn::Conditioning& { return o.condition(); });
   return t;
 }
 
@@ -99,6 +100,7 @@ const OptionTable<ScoreOptions>& score_option_table() {
 nn::UNetOptions image_unet(const ScoreOptions& o) {
   nn::UNetOptions u = o.unet();
   u.data_shape = o.data_shape();
+  u.classes = o.condition().classes;
   return u;
 }
 
@@ -120,6 +122,12 @@ void validate(const ScoreOptions& o) {
                 " ncsn has (the others sample with annealed, plain Langevin at their σ)");
   if (is_image(shape) && o.architecture() == "small-unet") validate_unet(shape, o.unet().channels);
   if (is_image(shape) && o.architecture() == "unet") nn::validate(image_unet(o), "score");
+  nn::validate(o.condition(), "score");
+  if (o.condition().conditional &&
+      (!is_image(shape) || o.architecture() != "unet" || o.method() != "ncsn"))
+    throw Error("score: " + option_ref("score", "conditional") + " needs image data with " +
+                option_ref("score", "method") + " ncsn and " + option_ref("score", "architecture") +
+                " unet (the network that embeds a class)");
 }
 
 std::string to_json(const ScoreOptions& o) { return score_option_table().to_json(o).dump(); }

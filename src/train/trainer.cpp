@@ -33,6 +33,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kEvalSeed = 0x5eed5eedULL;  // evaluation noise is the same at every call
 
+// The labels of rows idx for a conditional model, else undefined (its adapt refused unlabelled
+// data, so a conditional model always finds them).
+at::Tensor labels_for(const GenerativeModel& model, const data::Dataset& data,
+                      const at::Tensor& idx, c10::Device device) {
+  if (model.classes() == 0 || !data.labels.defined()) return {};
+  return data.labels.index_select(0, idx.cpu()).to(device);
+}
+
 // Sums of the loss and its parts over the steps since the last metrics row. Parts stay tensors
 // so that logging them costs no device sync per step.
 class Window {
@@ -140,6 +148,7 @@ class Run {
     TrainBatch batch;
     batch.index = sampler_.indices(step_);
     batch.x = data::gather(train_data_, batch.index, o_.device);
+    batch.labels = labels_for(model_, train_data_, batch.index, o_.device);
     batch.index = batch.index.to(o_.device);
     batch.step = step_;
     zero_grad(*optimizer_);
@@ -383,7 +392,10 @@ std::map<std::string, double> evaluate(GenerativeModel& model, const data::Datas
     const int64_t start = b * batch;
     const int64_t len = std::min(batch, n - start);
     at::Tensor idx = torch::arange(start, start + len, torch::kInt64);
-    LossOutput out = model.evaluate(data::gather(data, idx, device));
+    TrainBatch test;
+    test.x = data::gather(data, idx, device);
+    test.labels = labels_for(model, data, idx, device);
+    LossOutput out = model.test_loss(test);
     sums["loss"] += out.loss.item<double>() * len;
     for (const auto& [name, value] : out.parts) sums[name] += value.item<double>() * len;
     seen += len;

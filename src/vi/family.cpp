@@ -65,42 +65,54 @@ std::vector<std::string> adapt(nlohmann::json& given, const data::Dataset& train
   return notes;
 }
 
+// A conditional VAE (Sohn et al. 2015) bounds the likelihood of x given its class y.
+bool conditional(const nlohmann::json& o) { return o.value("conditional", false); }
+
 // What −ELBO means depends on the decoder: a density for continuous data, a probability for
-// binarised or 8-bit pixels.
+// binarised or 8-bit pixels; and on the labels: of x, or of x given its class y.
 std::string explain(const nlohmann::json& o) {
+  const bool c = conditional(o);
   const std::string bound =
-      "neg_elbo is −ELBO in nats per example, an upper bound on −log p(x); iwae_nll, when "
-      "computed, is the tighter IWAE-k bound (MATH 1.4). ";
+      std::string("neg_elbo is −ELBO in nats per example, an upper bound on ") +
+      (c ? "−log p(x|y), the test images' likelihood given their classes y (a conditional VAE, "
+           "Sohn et al. 2015)"
+         : "−log p(x)") +
+      "; iwae_nll, when computed, is the tighter IWAE-k bound (MATH 1.4). ";
+  const std::string given = c ? "|y)" : ")";
   const std::string likelihood = o.value("likelihood", "");
   if (likelihood == "bernoulli")
-    return bound +
-           "The Bernoulli decoder models binarised pixels, so these bound −log P(x) of "
-           "the binarised images (the literature's binarised-MNIST NLL).";
+    return bound + "The Bernoulli decoder models binarised pixels, so these bound −log P(x" +
+           given + " of the binarised images (the literature's binarised-MNIST NLL).";
   if (likelihood == "logistic")
     return bound +
            "The discretised logistic decoder gives each pixel's 256 levels probabilities, so "
-           "these are upper bounds on −log P(x) of the 8-bit pixels, also given in bits/dim: "
+           "these are upper bounds on −log P(x" +
+           given +
+           " of the 8-bit pixels, also given in bits/dim: "
            "bpd = neg_elbo / (D ln 2) and iwae_bpd = iwae_nll / (D ln 2), D pixels per image "
            "(8 bits/dim is a uniform guess), comparable with other 8-bit bounds such as a "
            "VDM's.";
   return bound +
          "The Gaussian decoder is a density on continuous pixels in [0, 1]: a density "
-         "can exceed 1, so −log p(x) and this bound can be negative. It is not a "
-         "probability of the 8-bit image and not comparable with bits/dim.";
+         "can exceed 1, so −log p(x" +
+         given +
+         " and this bound can be negative. It is not a probability of the 8-bit image and not "
+         "comparable with bits/dim.";
 }
 
 // Which evaluation metrics are likelihoods, and of what (eval prints this beside them).
 std::map<std::string, std::string> likelihoods(const nlohmann::json& o) {
   const std::string likelihood = o.value("likelihood", "");
-  const std::string of = likelihood == "logistic"    ? "-log P(x) of the 8-bit pixels"
-                         : likelihood == "bernoulli" ? "-log P(x) of the binarised pixels"
-                                                     : "-log p(x), a density";
+  const std::string x = conditional(o) ? "x|y" : "x";
+  const std::string of = likelihood == "logistic"    ? "-log P(" + x + ") of the 8-bit pixels"
+                         : likelihood == "bernoulli" ? "-log P(" + x + ") of the binarised pixels"
+                                                     : "-log p(" + x + "), a density";
   std::map<std::string, std::string> kinds{
       {"neg_elbo", "upper bound: the negative ELBO (MATH 1.4) on " + of + ", nats"},
       {"iwae_nll", "upper bound: the IWAE-k bound (MATH 1.4) on " + of + ", nats"}};
   if (likelihood == "logistic") {
-    kinds["bpd"] = "upper bound: neg_elbo on -log2 P(x)/D";
-    kinds["iwae_bpd"] = "upper bound: iwae_nll on -log2 P(x)/D";
+    kinds["bpd"] = "upper bound: neg_elbo on -log2 P(" + x + ")/D";
+    kinds["iwae_bpd"] = "upper bound: iwae_nll on -log2 P(" + x + ")/D";
   }
   return kinds;
 }

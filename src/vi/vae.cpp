@@ -30,24 +30,31 @@ std::vector<int64_t> decoder_shape(const VaeOptions& o) {
 // The size of z, or of h1 with `latents`: what the encoder outputs and the decoder takes.
 int64_t bottom(const VaeOptions& o) { return latent_sizes(o).front(); }
 
+// A conditional model's encoder and decoder take onehot(y) as `classes` more inputs (Sohn et
+// al. 2015): more channels of the image, or more entries of the flat input.
 torch::nn::AnyModule make_encoder(const VaeOptions& o, int64_t dim) {
-  if (conv(o))
-    return torch::nn::AnyModule(nn::ConvEncoder(nn::ConvOptions(o.data_shape(), 2 * bottom(o))
+  const int64_t classes = o.condition().classes;
+  if (conv(o)) {
+    std::vector<int64_t> image = o.data_shape();
+    image[0] += classes;
+    return torch::nn::AnyModule(nn::ConvEncoder(nn::ConvOptions(image, 2 * bottom(o))
                                                     .channels(o.conv_channels())
                                                     .activation(o.activation())));
+  }
   return torch::nn::AnyModule(
-      nn::MLP(nn::MLPOptions(dim, o.hidden(), 2 * bottom(o)).activation(o.activation())));
+      nn::MLP(nn::MLPOptions(dim + classes, o.hidden(), 2 * bottom(o)).activation(o.activation())));
 }
 
 torch::nn::AnyModule make_decoder(const VaeOptions& o) {
+  const int64_t in = bottom(o) + o.condition().classes;
   if (conv(o))
-    return torch::nn::AnyModule(nn::ConvDecoder(nn::ConvOptions(decoder_shape(o), bottom(o))
+    return torch::nn::AnyModule(nn::ConvDecoder(nn::ConvOptions(decoder_shape(o), in)
                                                     .channels(o.conv_channels())
                                                     .activation(o.activation())));
   std::vector<int64_t> reversed(o.hidden().rbegin(), o.hidden().rend());
   const int64_t out = c10::multiply_integers(decoder_shape(o));
   return torch::nn::AnyModule(
-      nn::MLP(nn::MLPOptions(bottom(o), reversed, out).activation(o.activation())));
+      nn::MLP(nn::MLPOptions(in, reversed, out).activation(o.activation())));
 }
 
 // A diagonal Gaussian between stochastic layers: an MLP from one layer to (mu, log σ²) of the
@@ -63,8 +70,9 @@ at::Tensor draw_latents(const at::Tensor& mu, const at::Tensor& logvar, int64_t 
   return reparameterize(mu, logvar, eps).reshape({k * mu.size(0), mu.size(1)});
 }
 
-// x repeated k times along a new leading dim, flattened to (k·B, ...).
+// x repeated k times along a new leading dim, flattened to (k·B, ...); undefined stays so.
 at::Tensor repeat_k(const at::Tensor& x, int64_t k) {
+  if (!x.defined()) return x;
   std::vector<int64_t> shape = x.sizes().vec();
   shape.insert(shape.begin(), k);
   at::Tensor r = x.unsqueeze(0).expand(shape);
@@ -106,24 +114,40 @@ VaeImpl::VaeImpl(VaeOptions options) : options_(std::move(options)) {
   log_sigma_ = learned ? register_parameter("log_sigma", init) : register_buffer("log_sigma", init);
 }
 
-std::pair<at::Tensor, at::Tensor> VaeImpl::encode(const at::Tensor& x) {
+at::Tensor VaeImpl::with_labels(const at::Tensor& in, const at::Tensor& labels) const {
+  if (classes() == 0) return in;
+  const int64_t b = in.size(0);
+  if (!labels.defined() || labels.dim() != 1 || labels.size(0) != b)
+    throw Error("vae: this conditional vae (q(z|x,y), p(x|z,y)) needs the class of each of its " +
+                std::to_string(b) + " inputs, " +
+                (labels.defined() ? "got " + std::to_string(labels.numel()) : "got none") +
+                ": pass the labels (test_loss, sample_classes)");
+  const at::Tensor y = torch::one_hot(labels, classes()).to(in.scalar_type());
+  if (in.dim() != 4) return torch::cat({in, y}, 1);
+  return torch::cat(
+      {in, y.view({b, classes(), 1, 1}).expand({b, classes(), in.size(2), in.size(3)})}, 1);
+}
+
+std::pair<at::Tensor, at::Tensor> VaeImpl::encode(const at::Tensor& x, const at::Tensor& labels) {
   if (!amortized())
     throw Error("vae: a model trained with " + option_ref("vae", "inference") + " " +
                 options_.inference() + " has no encoder; its q is fitted per example");
-  const at::Tensor in = conv(options_) ? x : x.reshape({x.size(0), dim_});
+  const at::Tensor in = with_labels(conv(options_) ? x : x.reshape({x.size(0), dim_}), labels);
   auto h = autocast_forward(x.scalar_type(), [&] { return encoder_.forward(in); }).chunk(2, 1);
   return {h[0], h[1]};
 }
 
-std::pair<at::Tensor, at::Tensor> VaeImpl::posterior(const at::Tensor& x, const at::Tensor& index) {
-  return amortized() ? encode(x) : local_->gather(index);
+std::pair<at::Tensor, at::Tensor> VaeImpl::posterior(const at::Tensor& x, const at::Tensor& index,
+                                                     const at::Tensor& labels) {
+  return amortized() ? encode(x, labels) : local_->gather(index);
 }
 
-at::Tensor VaeImpl::decode(const at::Tensor& z) {
+at::Tensor VaeImpl::decode(const at::Tensor& z, const at::Tensor& labels) {
   std::vector<int64_t> shape = decoder_shape(options_);
   shape.insert(shape.begin(), z.size(0));
+  const at::Tensor in = with_labels(z, labels);
   at::Tensor out =
-      autocast_forward(z.scalar_type(), [&] { return decoder_.forward(z); }).reshape(shape);
+      autocast_forward(z.scalar_type(), [&] { return decoder_.forward(in); }).reshape(shape);
   if (options_.likelihood() == "gaussian")
     return options_.mean_activation() == "sigmoid" ? torch::sigmoid(out) : out;
   if (!logistic(options_)) return out;
@@ -210,42 +234,46 @@ at::Tensor VaeImpl::sample_prior(int64_t n) {
   return h;
 }
 
-NegElbo VaeImpl::negative_elbo(const at::Tensor& x, const at::Tensor& eps) {
-  auto [mu, logvar] = encode(x);
+// With labels, every term is conditioned on y: −ELBO(x|y) = −E_q(z|x,y)[log p(x|z,y)] +
+// KL(q(z|x,y) || p(z)) ≥ −log p(x|y), the CVAE bound of Sohn et al. 2015 (their x and y
+// swapped: here y is the class) with the prior p(z|y) = p(z) = N(0, I).
+NegElbo VaeImpl::negative_elbo(const at::Tensor& x, const at::Tensor& eps,
+                               const at::Tensor& labels) {
+  auto [mu, logvar] = encode(x, labels);
   at::Tensor z = reparameterize(mu, logvar, eps.defined() ? eps : torch::randn_like(mu));
   if (depth() > 1)
-    return {-log_likelihood(x, decode(z)),
+    return {-log_likelihood(x, decode(z, labels)),
             gaussian_log_prob(z, mu, logvar).sum(1) - log_prior_over_upper_q(z)};
-  return {-log_likelihood(x, decode(z)), kl_standard_normal(mu, logvar).sum(1)};
+  return {-log_likelihood(x, decode(z, labels)), kl_standard_normal(mu, logvar).sum(1)};
 }
 
 NegElbo VaeImpl::negative_elbo(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
-                               int64_t k) {
+                               int64_t k, const at::Tensor& labels) {
   if (depth() > 1) {
     // MATH 1.4 with several stochastic layers (Burda et al. 2016 §5): −ELBO = E_q[−log w] over
     // the k draws, its KL part Monte Carlo (KL(q(h1|x) || p(h1|h2)) has no closed form).
-    auto [ll, log_prior, log_q] = draw_log_densities(x, mu, logvar, k);
+    auto [ll, log_prior, log_q] = draw_log_densities(x, mu, logvar, k, labels);
     return {-ll.mean(0), (log_q - log_prior).mean(0)};
   }
-  const at::Tensor ll = log_likelihood(repeat_k(x, k), decode(draw_latents(mu, logvar, k)));
+  const at::Tensor f = decode(draw_latents(mu, logvar, k), repeat_k(labels, k));
+  const at::Tensor ll = log_likelihood(repeat_k(x, k), f);
   return {-ll.reshape({k, x.size(0)}).mean(0), kl_standard_normal(mu, logvar).sum(1)};
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> VaeImpl::draw_log_densities(const at::Tensor& x,
-                                                                           const at::Tensor& mu,
-                                                                           const at::Tensor& logvar,
-                                                                           int64_t k) {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> VaeImpl::draw_log_densities(
+    const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar, int64_t k,
+    const at::Tensor& labels) {
   const int64_t b = x.size(0);
-  const at::Tensor z = draw_latents(mu, logvar, k);
-  const at::Tensor ll = log_likelihood_draws(x, decode(z).reshape({k, b, -1}));
+  const at::Tensor z = draw_latents(mu, logvar, k);  // k-major, as repeat_k lays out the labels
+  const at::Tensor ll = log_likelihood_draws(x, decode(z, repeat_k(labels, k)).reshape({k, b, -1}));
   const at::Tensor log_prior = log_prior_over_upper_q(z).reshape({k, b});
   const at::Tensor log_q = gaussian_log_prob(z.reshape({k, b, -1}), mu, logvar).sum(-1);
   return {ll, log_prior, log_q};
 }
 
 at::Tensor VaeImpl::log_weights(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
-                                int64_t k) {
-  auto [ll, log_prior, log_q] = draw_log_densities(x, mu, logvar, k);
+                                int64_t k, const at::Tensor& labels) {
+  auto [ll, log_prior, log_q] = draw_log_densities(x, mu, logvar, k, labels);
   return ll + log_prior - log_q;
 }
 

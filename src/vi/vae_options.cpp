@@ -1,6 +1,7 @@
 // VaeOptions declared once: config.json's model_options of a vae run, its flags and checks.
 #include "deepgen/core/error.h"
 #include "deepgen/core/options.h"
+#include "deepgen/nn/condition.h"
 #include "deepgen/nn/mlp.h"
 #include "deepgen/vi/family.h"
 
@@ -49,6 +50,9 @@ OptionTable<VaeOptions> make_table() {
   t.add("objective", &O::objective, "Training bound").choices({"elbo", "iwae"});
   t.add("k", &O::k, "Samples per example (the IWAE's K; elbo: averaged)").min(1);
   t.add("kl_warmup", &O::kl_warmup, "Steps over which the KL weight rises linearly to beta").min(0);
+  // Sohn et al.'s CVAE has neither the null class nor guidance: only conditional and classes.
+  nn::add_condition_options(
+      t, [](VaeOptions& o) -> nn::Conditioning& { return o.condition(); }, false);
   auto eval = [](auto member) {
     return [member](VaeOptions & o) -> auto& { return o.eval().*member; };
   };
@@ -106,6 +110,15 @@ void check_layers(const VaeOptions& o) {
                 ": drop one of them");
 }
 
+// The CVAE's y enters q through the encoder: a per-example ψ_i would be a q(z|x_i) without it.
+void check_condition(const VaeOptions& o) {
+  nn::validate(o.condition(), "vae");
+  if (o.condition().conditional && o.inference() != "amortized")
+    throw Error("vae: " + option_ref("vae", "conditional") + " needs the encoder q(z|x,y) of " +
+                option_ref("vae", "inference") + " amortized, not " + o.inference() +
+                ": drop one of them");
+}
+
 void check_inference(const VaeOptions& o) {
   if (o.inference() != "amortized" && o.num_points() <= 0)
     throw Error("vae: " + option_ref("vae", "inference") + " " + o.inference() +
@@ -134,6 +147,7 @@ void validate(const VaeOptions& o) {
   check_shape(o);
   check_inference(o);
   check_layers(o);
+  check_condition(o);
 }
 
 std::vector<int64_t> latent_sizes(const VaeOptions& o) {

@@ -42,12 +42,12 @@ TEST(VdmModel, UntrainedNetworksPredictTheirInput) {
     o.net.patch = patch;
     auto net = dd::make_eps_network(o.net);
     auto z = torch::randn({2, shape[0], 8, 8});
-    EXPECT_TRUE(torch::equal(net->forward(z, torch::full({2}, -3.0)), z));
+    EXPECT_TRUE(torch::equal(net->forward(z, torch::full({2}, -3.0), {}), z));
   }
   auto o = point_options();
   o.net.data_shape = {2};
   auto z = torch::randn({5, 2});
-  EXPECT_TRUE(torch::equal(dd::make_eps_network(o.net)->forward(z, torch::zeros({5})), z));
+  EXPECT_TRUE(torch::equal(dd::make_eps_network(o.net)->forward(z, torch::zeros({5}), {}), z));
 }
 
 TEST(VdmModel, FourierFeaturesAreSinCosOfScaledInputs) {

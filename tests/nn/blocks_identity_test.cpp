@@ -105,7 +105,7 @@ Net vdm(const diffusion::EpsNetOptions& o, int64_t batch) {
   at::Generator gen = make_generator(kSeed + 1);
   const at::Tensor z = uniform(batch_of(batch, o.data_shape), gen, 1.0);
   const at::Tensor gamma = torch::linspace(-12.0, 4.0, batch);
-  return {net, [net, z, gamma] { return net->forward(z, gamma); }};
+  return {net, [net, z, gamma] { return net->forward(z, gamma, {}); }};
 }
 
 Net score_unet(const std::vector<int64_t>& image, const std::vector<int64_t>& channels) {

@@ -233,8 +233,9 @@ TEST(ScoreOptions, JsonRoundTripAndPerDataDefaults) {
   EXPECT_EQ(back.hidden(), (std::vector<int64_t>{32, 16}));
   EXPECT_FALSE(back.final_denoise());
   EXPECT_EQ(back.ode_solver(), "euler");
-  // Every option is written (a key missing from to_json would silently reset on reload).
-  EXPECT_EQ(nlohmann::json::parse(json).size(), 26u);
+  // Every option is written (a key missing from to_json would silently reset on reload); the
+  // four conditioning options (nn/condition.h) are among them.
+  EXPECT_EQ(nlohmann::json::parse(json).size(), 30u);
 }
 
 void expect_error(const std::string& json, std::vector<int64_t> shape, const std::string& needle) {

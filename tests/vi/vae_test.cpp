@@ -247,9 +247,9 @@ TEST(VaeOptionsJson, RoundTripsEveryField) {
   EXPECT_EQ(r.k(), 3);
   EXPECT_EQ(r.kl_warmup(), 50);
   EXPECT_EQ(to_json(r), text);
-  // Every option is written (nothing silently dropped from config.json): 19 of the model and
-  // 6 of its evaluation.
-  EXPECT_EQ(nlohmann::json::parse(text).size(), 25u);
+  // Every option is written (nothing silently dropped from config.json): 21 of the model (with
+  // conditional and classes) and 6 of its evaluation.
+  EXPECT_EQ(nlohmann::json::parse(text).size(), 27u);
 }
 
 TEST(VaeOptionsJson, EmptyAndPartialUseDefaults) {

@@ -21,9 +21,10 @@ struct VdmOptions {
   // learned_net, continuous time: train the schedule's shape to minimise the variance of the
   // loss estimator and only its endpoints on the bound (VDM §5.2, App. I.2).
   bool variance_trick = true;
-  int64_t T = 0;           // 0: continuous-time L_∞ (MATH 2h); else T-step L_T (MATH 2g)
-  bool antithetic = true;  // low-discrepancy times (VDM App. I.1)
-  EpsNetOptions net;       // net.data_shape and the γ range follow the fields above
+  int64_t T = 0;               // 0: continuous-time L_∞ (MATH 2h); else T-step L_T (MATH 2g)
+  bool antithetic = true;      // low-discrepancy times (VDM App. I.1)
+  EpsNetOptions net;           // net.data_shape and the γ range follow the fields above
+  nn::Conditioning condition;  // class labels (issue 15); net.classes follows it
   // What the network outputs: eps (ε̂, VDM's own), x (x̂) or v (v̂ = α ε − σ x, Salimans & Ho
   // 2022); each is mapped exactly to ε̂ for the loss, the bound and the samplers (BEYOND B2).
   std::string prediction = "eps";
@@ -66,15 +67,25 @@ class VdmImpl : public torch::nn::Module {
   // One (t, ε) draw of each term of −ELBO for a batch x in data units, with the diffusion loss
   // of T steps (MATH 2g; 0: continuous, MATH 2h; -1: the model's own T). A continuous-time
   // model evaluated at T is the bound of its own T-step ancestral sampler.
-  VdmLoss negative_elbo(const at::Tensor& x, int64_t T = -1);
+  // labels: a conditional model's classes (−log p(x|y)), undefined for ∅.
+  VdmLoss negative_elbo(const at::Tensor& x, int64_t T = -1, const at::Tensor& labels = {});
   // The training objective: −ELBO, or with a weighting or proposal (BEYOND B1) the terms of
   // −ELBO from an importance draw of ℓ and, in `objective`, L_w from the same draw.
-  VdmLoss training_loss(const at::Tensor& x);
+  VdmLoss training_loss(const at::Tensor& x, const at::Tensor& labels = {});
   bool importance_sampled() const;  // a weighting or proposal other than elbo + uniform
-  // ε̂(z, γ) from the network's output, whatever it predicts (BEYOND B2).
-  at::Tensor eps(const at::Tensor& z, const at::Tensor& gamma);
-  // n samples in data units via the chosen sampler over `steps` steps of options().sample_grid.
-  at::Tensor sample(int64_t n, const std::string& sampler, int64_t steps);
+  // ε̂(z, γ) from the network's output, whatever it predicts (BEYOND B2); for a conditional
+  // model of the classes `labels` (undefined: ∅) under classifier-free guidance w (BEYOND B5).
+  at::Tensor eps(const at::Tensor& z, const at::Tensor& gamma, const at::Tensor& labels = {},
+                 double guidance = 0.0);
+  // n samples in data units via the chosen sampler over `steps` steps of options().sample_grid;
+  // a conditional model's of the classes `labels` (n of them) under guidance w.
+  at::Tensor sample(int64_t n, const std::string& sampler, int64_t steps,
+                    const at::Tensor& labels = {}, double guidance = 0.0);
+  // x (B, data shape) in data units with the values where mask is 0 drawn given the rest:
+  // replacement over `steps` ancestral steps of options().sample_grid, each taken `resample`
+  // times (RePaint); the known values returned exactly (inpaint.cpp, BEYOND B5). Unconditional.
+  at::Tensor inpaint(const at::Tensor& x, const at::Tensor& mask, int64_t steps,
+                     int64_t resample = 1);
   // The probability-flow ODE of the VP process in t (BEYOND B3): dz/dt = ½γ′(t)(σ_t ε̂ − σ_t² z),
   // from z(0) = α_0·f(x) to the prior N(0, I) at t = 1 (flow.cpp).
   train::ProbabilityFlow probability_flow();
@@ -103,17 +114,28 @@ class VdmModel : public train::GenerativeModel {
   std::string name() const override { return "vdm"; }
   torch::nn::Module& module() override { return *vdm_; }
   train::LossOutput loss(const at::Tensor& x) override;
+  // A conditional model's loss with its labels, each dropped to ∅ with label_dropout.
+  train::LossOutput train_loss(const train::TrainBatch& batch) override;
   // The bound with the model's T (a continuous-time model made with T > 0 is evaluated as the
   // bound of its T-step ancestral sampler), averaged over eval_samples (t, ε) draws.
   train::LossOutput evaluate(const at::Tensor& x) override;
+  // −log p(x|y), and with label dropout bpd_unconditional: −log p(x) of the null class.
+  train::LossOutput test_loss(const train::TrainBatch& batch) override;
   at::Tensor sample(int64_t n) override;  // options().sampler over options().sample_steps
+  int64_t classes() const override { return vdm_->options().condition.classes; }
+  at::Tensor sample_classes(const at::Tensor& labels, double guidance) override;
+  // Replacement over sample_steps (VdmImpl::inpaint); images and points both inpaint.
+  std::string inpaint_blocker() const override;
+  at::Tensor inpaint(const at::Tensor& x, const at::Tensor& mask,
+                     const train::InpaintOptions& options) override;
   bool gains_from_bf16() const override;  // the image U-Net
-  std::string probability_flow_blocker() const override { return {}; }
+  std::string probability_flow_blocker() const override;
   train::ProbabilityFlow probability_flow() override { return vdm_->probability_flow(); }
   Vdm& vdm() { return vdm_; }
 
  private:
   train::LossOutput report(const VdmLoss& l) const;
+  train::LossOutput averaged_bound(const at::Tensor& x, const at::Tensor& labels);
   Vdm vdm_;
 };
 

@@ -26,8 +26,10 @@ void validate(const EpsNetOptions& options);
 
 class EpsNetwork : public torch::nn::Module {
  public:
-  // z (B, data_shape), gamma (B) -> ε̂ (B, data_shape).
-  virtual at::Tensor forward(const at::Tensor& z, const at::Tensor& gamma) = 0;
+  // z (B, data_shape), gamma (B), labels (B) or undefined (∅; unconditional nets ignore them)
+  // -> the network's output (B, data_shape).
+  virtual at::Tensor forward(const at::Tensor& z, const at::Tensor& gamma,
+                             const at::Tensor& labels) = 0;
 };
 
 std::shared_ptr<EpsNetwork> make_eps_network(const EpsNetOptions& options);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "deepgen/nn/blocks.h"
+#include "deepgen/nn/condition.h"
 
 namespace deepgen::nn {
 
@@ -34,6 +35,8 @@ struct UNetOptions {
   bool skip = true;
   // The noise level's range (a log-SNR-like scalar), rescaled to [0, 1] for the embedding.
   double noise_min = -13.3, noise_max = 5.0;
+  // Conditional: a class embedding (condition.h) added to the noise embedding; 0: none.
+  int64_t classes = 0;
 };
 
 // Throws deepgen::Error naming `section`'s options and the fix.
@@ -76,8 +79,8 @@ TORCH_MODULE(Attention);
 class UNetLayers {
  public:
   UNetLayers(torch::nn::Module& owner, const UNetOptions& options);
-  // z (B, C, H, W), noise (B) -> (B, C, H, W).
-  at::Tensor forward(const at::Tensor& z, const at::Tensor& noise);
+  // z (B, C, H, W), noise (B), labels (B) class indices or undefined (∅) -> (B, C, H, W).
+  at::Tensor forward(const at::Tensor& z, const at::Tensor& noise, const at::Tensor& labels = {});
 
  private:
   UNetOptions o_;
@@ -87,6 +90,7 @@ class UNetLayers {
   ResBlock mid1_{nullptr}, mid2_{nullptr};
   Attention attn_{nullptr};
   GroupNorm norm_out_{nullptr};
+  ClassEmbedding classes_{nullptr};
 };
 
 }  // namespace deepgen::nn

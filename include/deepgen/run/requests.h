@@ -15,6 +15,10 @@ struct SampleRequest {
   int64_t n = 64;
   uint64_t seed = 0;
   bool no_ema = false;
+  // Conditional runs (run/classes.h): n samples of one class (a name or an index), or a grid
+  // row of per_class samples for every class.
+  std::string class_name;
+  int64_t per_class = 0;
 };
 const OptionTable<SampleRequest>& sample_option_table();
 // Writes the samples; returns the path written.
@@ -30,6 +34,7 @@ struct EvalRequest {
   uint64_t seed = 0;        // of the evaluation noise
   bool fid = false;         // classifier-FID, precision, recall of samples vs the test split
   int64_t fid_samples = 2000;
+  int64_t class_samples = 0;  // conditional runs: samples of each class the classifier labels
   // Likelihood by the probability-flow ODE (eval/ode_likelihood.h): vdm, and score with ncsn.
   bool ode = false;
   int64_t ode_examples = 256;  // 0: the whole test split

@@ -17,6 +17,8 @@ struct RunDir {
   std::string eval() const { return file("eval.json"); }
   // A saved evaluation (eval --save; the demo's VAE bounds)
   std::string bounds() const { return file("bounds.json"); }
+  // The training set's class names, index = label (labelled data only; read_class_names).
+  std::string classes() const { return file("classes.json"); }
   std::string samples_png() const { return file("samples.png"); }
   std::string samples_csv() const { return file("samples.csv"); }
   std::string samples_svg() const { return file("samples.svg"); }  // 2-D: scatter with axes

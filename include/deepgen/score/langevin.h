@@ -56,10 +56,13 @@ at::Tensor tweedie_denoise(const at::Tensor& x, const NoiseScoreFn& score, doubl
 // Annealed Langevin dynamics (Song & Ermon 2019, Alg. 1, in the convention above): for each σ_i
 // of the descending ladder, `steps_per_level` steps with δ_i = eps·σ_i²/σ_L². With
 // final_denoise, one last Tweedie step at σ_L removes the σ_L noise. The callback counts steps over
-// all levels.
+// all levels. `project(x, σ_i)`, when given, maps the state before every step and before the
+// Tweedie step (inpainting's replacement of the known values, inpaint.h).
+using LevelProjection = std::function<at::Tensor(const at::Tensor& x, double sigma)>;
 at::Tensor annealed_langevin(const at::Tensor& x0, const NoiseScoreFn& score,
                              const std::vector<double>& sigmas, int64_t steps_per_level, double eps,
                              OptGenerator gen = c10::nullopt, bool final_denoise = true,
-                             const StepCallback& callback = {});
+                             const StepCallback& callback = {},
+                             const LevelProjection& project = {});
 
 }  // namespace deepgen::score

@@ -54,6 +54,8 @@ struct ScoreOptions {
   TORCH_ARG(std::string, ode_solver) = "heun";  // ode: euler | heun
   TORCH_ARG(bool, final_denoise) = true;  // Tweedie step x + σ²·s(x, σ) at the smallest σ
   TORCH_ARG(double, init_box) = 8.0;      // points: chains start uniform in [−b, b]^D
+  // Class labels (issue 15): ncsn with the unet only; its U-Net embeds the class.
+  TORCH_ARG(nn::Conditioning, condition);
 };
 
 // JSON of every option (saved in the run's config.json; the table is score/family.h's) and
@@ -99,7 +101,19 @@ class ScoreModel : public train::GenerativeModel {
   // or Langevin at σ (the others) from U[0, 1] (images) or U[−init_box, init_box]^D (points);
   // images clamped to [0, 1].
   at::Tensor sample(int64_t n) override;
-  at::Tensor score(const at::Tensor& x, const at::Tensor& sigma);  // s_θ(x, σ), sigma (B)
+  // A conditional model's loss and test loss given the batch's labels (dropped to ∅ in training
+  // with label_dropout), and its samples of given classes under guidance (BEYOND B5).
+  train::LossOutput train_loss(const train::TrainBatch& batch) override;
+  train::LossOutput test_loss(const train::TrainBatch& batch) override;
+  int64_t classes() const override { return options_.condition().classes; }
+  at::Tensor sample_classes(const at::Tensor& labels, double guidance) override;
+  // ncsn only: annealed Langevin with replacement (inpaint.cpp, BEYOND B5), unconditional;
+  // resample must be 1.
+  std::string inpaint_blocker() const override;
+  at::Tensor inpaint(const at::Tensor& x, const at::Tensor& mask,
+                     const train::InpaintOptions& options) override;
+  // s_θ(x, σ), sigma (B); a conditional model's for the current labels and guidance.
+  at::Tensor score(const at::Tensor& x, const at::Tensor& sigma);
   // ncsn only: the VE process's probability-flow ODE with σ(t) = σ_L (σ_1/σ_L)^t continuous
   // (BEYOND B4), from x at σ_L (t = 0) to the prior N(c, σ_1² I) at t = 1.
   std::string probability_flow_blocker() const override;
@@ -128,6 +142,7 @@ class ScoreModel : public train::GenerativeModel {
   at::Tensor box_start(int64_t n);
   at::Tensor prior_start(int64_t n);
   std::vector<double> sigma_grid() const;
+  at::Tensor draw(int64_t n);  // by options().sampler, under the current condition
   at::Tensor annealed_samples(int64_t n);
   at::Tensor pc_samples(int64_t n);
   at::Tensor ode_samples(int64_t n);
@@ -135,6 +150,11 @@ class ScoreModel : public train::GenerativeModel {
   std::vector<double> sigmas_;
   torch::nn::AnyModule net_;
   at::Tensor kde_data_;
+  // The condition score() applies: labels of the batch being trained, evaluated or sampled
+  // (undefined: ∅) and the guidance weight; set only for the length of one such call.
+  at::Tensor labels_;
+  double guidance_ = 0.0;
+  struct ConditionScope;
   StepCallback progress_ = [](int64_t done, int64_t total, const at::Tensor&) {
     report_progress("sample", done, total);  // to whoever listens (core/progress.h)
   };

@@ -64,7 +64,11 @@ class ScoreEpsUNetImpl : public torch::nn::Module {
  public:
   // unet.data_shape is the image; the embedding's range is set from the ladder [σ_min, σ_max].
   ScoreEpsUNetImpl(nn::UNetOptions unet, double sigma_min, double sigma_max);
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& sigma);  // sigma (B)
+  // sigma (B); labels (B) class indices of a conditional net, undefined for ∅.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& sigma, const at::Tensor& labels = {});
+
+ protected:
+  FORWARD_HAS_DEFAULT_ARGS({2, torch::nn::AnyValue(at::Tensor())})
 
  private:
   nn::UNetLayers layers_;

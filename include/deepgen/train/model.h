@@ -14,9 +14,10 @@ namespace deepgen::train {
 
 // One training batch: the examples, their rows in the training set, and the optimiser step.
 struct TrainBatch {
-  at::Tensor x;      // on the module's device
-  at::Tensor index;  // int64 rows of the training set (models with per-example state use them)
-  int64_t step = 0;  // 0-based step this batch is for (schedules inside a model, e.g. KL warm-up)
+  at::Tensor x;       // on the module's device
+  at::Tensor index;   // int64 rows of the training set (models with per-example state use them)
+  int64_t step = 0;   // 0-based step this batch is for (schedules inside a model, e.g. KL warm-up)
+  at::Tensor labels;  // int64 (B) class indices, given to a conditional model (classes() > 0)
 };
 
 struct LossOutput {
@@ -42,6 +43,20 @@ struct ProbabilityFlow {
   std::function<std::pair<at::Tensor, at::Tensor>(const at::Tensor& x)> dequantize;
 };
 
+// How inpainting conditions on known pixels (BEYOND B5).
+struct InpaintOptions {
+  // Diffusion and score models (replacement, Song et al. 2021): RePaint's resampling (Lugmayr et
+  // al. 2022): each step is repeated this many times, re-noised in between (1: plain replacement).
+  int64_t resample = 1;
+  int64_t gibbs_steps = 100;  // VAE: pseudo-Gibbs rounds through encoder and decoder
+};
+
+// The checks every family's inpaint() makes first (src/train/inpaint.cpp): x (B, data shape),
+// mask of x's shape holding only 0 and 1, resample and gibbs_steps at least 1; errors name
+// `who` (the model) and the input.
+void check_inpaint_inputs(const std::string& who, const at::Tensor& x, const at::Tensor& mask,
+                          const std::vector<int64_t>& data_shape, const InpaintOptions& options);
+
 class GenerativeModel {
  public:
   virtual ~GenerativeModel() = default;
@@ -56,8 +71,22 @@ class GenerativeModel {
   virtual void after_step(const TrainBatch& /*batch*/) {}
   // Test metrics on a batch (means over the batch). Runs without gradients.
   virtual LossOutput evaluate(const at::Tensor& x) { return loss(x); }
-  // n samples in data units and data shape, on the module's device.
+  // The test metrics of a batch with its labels: a conditional model's −log p(x|y).
+  virtual LossOutput test_loss(const TrainBatch& batch) { return evaluate(batch.x); }
+  // n samples in data units and data shape, on the module's device. A conditional model draws
+  // the classes uniformly and guides by its own guidance option.
   virtual at::Tensor sample(int64_t n) = 0;
+  // The classes a conditional model generates (nn/condition.h); 0: unconditional.
+  virtual int64_t classes() const { return 0; }
+  // One sample of each class in labels (int64, on the module's device) under classifier-free
+  // guidance w (BEYOND B5). Only for classes() > 0.
+  virtual at::Tensor sample_classes(const at::Tensor& labels, double guidance);
+  // Why the model cannot inpaint (complete images given some of their pixels), "" if it can.
+  virtual std::string inpaint_blocker() const { return "a " + name() + " model cannot inpaint"; }
+  // x (B, data shape) in data units and mask (B, data shape) of 1 where a value is known:
+  // samples of the unknown values given the known ones, which are returned exactly.
+  virtual at::Tensor inpaint(const at::Tensor& x, const at::Tensor& mask,
+                             const InpaintOptions& options);
   // Why the model cannot train data-parallel (state outside its parameters that ranks would
   // update apart), or "" when it can.
   virtual std::string data_parallel_blocker() const { return {}; }

@@ -6,6 +6,9 @@
 // With `latents` it has several stochastic layers h1, ..., hL (Burda et al. 2016 §5):
 // q(h1|x) q(h2|h1) ... and p(hL) p(h_{L-1}|hL) ... p(x|h1), every conditional a diagonal Gaussian
 // from an MLP except p(x|h1), the one-layer decoder with z = h1.
+// Conditional (Sohn et al. 2015): q(z|x,y) and p(x|z,y) take onehot(y) beside x and z (with
+// `latents`, q(h1|x,y) and p(x|h1,y); the layers above h1 and the prior p(z) = N(0, I) do not
+// see y), so every bound is on −log p(x|y).
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/any.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -16,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "deepgen/nn/condition.h"
 #include "deepgen/train/model.h"
 #include "deepgen/vi/local.h"
 
@@ -67,6 +71,8 @@ struct VaeOptions {
   TORCH_ARG(std::string, objective) = "elbo";  // elbo | iwae (Burda et al. 2016)
   TORCH_ARG(int64_t, k) = 1;                   // samples per example: ELBO average, or the IWAE's K
   TORCH_ARG(int64_t, kl_warmup) = 0;  // steps over which the KL weight rises linearly to beta
+  // Class labels (issue 15): conditional and classes only; a VAE has no guidance or label dropout.
+  TORCH_ARG(nn::Conditioning, condition) = nn::Conditioning{false, 0, 0.0, 0.0};
   // How a trained model is evaluated (no effect on training or the weights).
   TORCH_ARG(VaeEvalOptions, eval);
 };
@@ -96,27 +102,33 @@ class VaeImpl : public torch::nn::Module {
   bool amortized() const { return options_.inference() == "amortized"; }
   // Stochastic layers: 1, or the size of `latents`.
   int64_t depth() const { return static_cast<int64_t>(upper_q_->size()) + 1; }
-  // (mu, log σ²) of the encoder q_φ(z|x) (MATH 1.3b), each (B, latent); with `latents`, of
-  // q(h1|x). Amortised inference only.
-  std::pair<at::Tensor, at::Tensor> encode(const at::Tensor& x);
+  // The classes y of a conditional model (Sohn et al. 2015); 0: unconditional.
+  int64_t classes() const { return options_.condition().classes; }
+  // In every method below, `labels` are the int64 classes (B) of the rows of x (or z): needed
+  // by a conditional model, ignored by an unconditional one.
+  // (mu, log σ²) of the encoder q_φ(z|x) (MATH 1.3b), or q_φ(z|x,y), each (B, latent); with
+  // `latents`, of q(h1|x). Amortised inference only.
+  std::pair<at::Tensor, at::Tensor> encode(const at::Tensor& x, const at::Tensor& labels = {});
   // q of the training rows `index`: the encoder's, or the per-example ψ_i.
-  std::pair<at::Tensor, at::Tensor> posterior(const at::Tensor& x, const at::Tensor& index);
-  // Decoder output in data shape: the Gaussian mean, or the Bernoulli logits; logistic: 2C
-  // channels, the C of the pixels' means μ (unconstrained), then the C of their log-scales
-  // (split_logistic).
-  at::Tensor decode(const at::Tensor& z);
+  std::pair<at::Tensor, at::Tensor> posterior(const at::Tensor& x, const at::Tensor& index,
+                                              const at::Tensor& labels = {});
+  // Decoder output of p(x|z) or p(x|z,y) in data shape: the Gaussian mean, or the Bernoulli
+  // logits; logistic: 2C channels, the C of the pixels' means μ (unconstrained), then the C of
+  // their log-scales (split_logistic).
+  at::Tensor decode(const at::Tensor& z, const at::Tensor& labels = {});
   // log p(x|z) per example from the decoder output of z.
   at::Tensor log_likelihood(const at::Tensor& x, const at::Tensor& decoded);
   // −ELBO terms of MATH 1.4 with z = mu(x) + σ(x)·eps from the encoder (eps supplied, or drawn).
-  NegElbo negative_elbo(const at::Tensor& x, const at::Tensor& eps = {});
+  NegElbo negative_elbo(const at::Tensor& x, const at::Tensor& eps = {},
+                        const at::Tensor& labels = {});
   // −ELBO terms of q = N(mu, e^logvar), recon averaged over k draws of z.
   NegElbo negative_elbo(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
-                        int64_t k);
+                        int64_t k, const at::Tensor& labels = {});
   // log w = log p(x, z) − log q(z) for k draws z ~ N(mu, e^logvar): (k, B). The IWAE's weights
   // (MATH 1.4). With `latents`, z = h1 and h2..hL ~ q(h_{l+1}|h_l) are drawn above it:
   // log w = log p(x|h1) + log p(h1..hL) − log q(h1..hL|x).
   at::Tensor log_weights(const at::Tensor& x, const at::Tensor& mu, const at::Tensor& logvar,
-                         int64_t k);
+                         int64_t k, const at::Tensor& labels = {});
   // (mu, log σ²) of q(h_{l+2}|h_{l+1}) and of p(h_{l+1}|h_{l+2}), l = 0 for h1 ↔ h2; `latents`.
   std::pair<at::Tensor, at::Tensor> upper_posterior(int64_t l, const at::Tensor& h);
   std::pair<at::Tensor, at::Tensor> upper_prior(int64_t l, const at::Tensor& h);
@@ -141,7 +153,11 @@ class VaeImpl : public torch::nn::Module {
   std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_log_densities(const at::Tensor& x,
                                                                     const at::Tensor& mu,
                                                                     const at::Tensor& logvar,
-                                                                    int64_t k);
+                                                                    int64_t k,
+                                                                    const at::Tensor& labels);
+  // A network's input `in` (B, ...) with onehot(labels) beside it: appended to a flat input, or
+  // as `classes` constant channels of an image (B, C, H, W). Unconditional: `in` itself.
+  at::Tensor with_labels(const at::Tensor& in, const at::Tensor& labels) const;
   VaeOptions options_;
   int64_t dim_;
   torch::nn::AnyModule encoder_, decoder_;
@@ -165,15 +181,29 @@ class VaeModel : public train::GenerativeModel {
   train::LossOutput train_loss(const train::TrainBatch& batch) override;
   void after_step(const train::TrainBatch& batch) override;
   // −ELBO (one sample), and what eval_options() asks for. Per-example inference first fits q
-  // for each test point (refine_steps from the prior).
+  // for each test point (refine_steps from the prior). A conditional model needs the labels:
+  // test_loss.
   train::LossOutput evaluate(const at::Tensor& x) override;
+  // The same with the batch's labels: a conditional model's bounds are on −log p(x|y).
+  train::LossOutput test_loss(const train::TrainBatch& batch) override;
   VaeEvalOptions& eval_options() { return eval_; }
   // q for test points: the encoder's, or ψ fitted from the prior (per-example inference).
-  std::pair<at::Tensor, at::Tensor> test_posterior(const at::Tensor& x);
+  std::pair<at::Tensor, at::Tensor> test_posterior(const at::Tensor& x,
+                                                   const at::Tensor& labels = {});
   // Images: mean_image of the decoder at z ~ N(0, I) (`latents`: h1 drawn down from hL ~ N(0, I));
-  // other data: x ~ p(x|z).
+  // other data: x ~ p(x|z). A conditional model draws y uniformly (sample_classes).
   at::Tensor sample(int64_t n) override;
-  at::Tensor reconstruct(const at::Tensor& x) override;  // mean_image at z = mu(x) (h1's mean)
+  int64_t classes() const override { return vae_->classes(); }
+  // The same from p(x|z,y) for the given classes; guidance must be 0 (no unconditional half).
+  at::Tensor sample_classes(const at::Tensor& labels, double guidance) override;
+  // Pseudo-Gibbs imputation through encoder and decoder (vae_inpaint.cpp): amortized,
+  // unconditional models; options.gibbs_steps rounds.
+  std::string inpaint_blocker() const override;
+  at::Tensor inpaint(const at::Tensor& x, const at::Tensor& mask,
+                     const train::InpaintOptions& options) override;
+  // mean_image at z = mu(x) (h1's mean). Undefined for a conditional model: q(z|x,y) needs the
+  // images' classes, which reconstruct(x) is not given (the report leaves the picture out).
+  at::Tensor reconstruct(const at::Tensor& x) override;
   // Per-example q lives in buffers that each rank would update for its own rows only.
   std::string data_parallel_blocker() const override;
   Vae& vae() { return vae_; }
@@ -182,7 +212,11 @@ class VaeModel : public train::GenerativeModel {
   at::Tensor likelihood_input(const at::Tensor& x) const;
   double kl_weight(int64_t step) const;
   std::pair<at::Tensor, at::Tensor> refine(const at::Tensor& x, const at::Tensor& mu,
-                                           const at::Tensor& logvar);
+                                           const at::Tensor& logvar, const at::Tensor& labels);
+  // −ELBO and what eval_options() asks for, of x with its labels (undefined: unconditional).
+  train::LossOutput bounds(const at::Tensor& x_raw, const at::Tensor& labels);
+  // The decoder's output as the data: mean_image for images and discrete decoders, else a draw.
+  at::Tensor to_sample(const at::Tensor& decoded);
   Vae vae_;
   VaeEvalOptions eval_;
 };
