@@ -73,20 +73,29 @@ json evaluation(train::GenerativeModel& model, const RunConfig& c, const data::D
   return out;
 }
 
+namespace {
+
+// The project's classifier of the run's data set (cached in the data root), for `metric`.
+eval::TrainedClassifier data_classifier(const RunConfig& c, const std::string& metric,
+                                        const std::function<void(const std::string&)>& log) {
+  if (c.data.spec != "mnist" && c.data.spec != "fashion-mnist")
+    throw Error(metric +
+                " asks the classifier of mnist or fashion-mnist images; this run was "
+                "trained on " +
+                c.data.spec);
+  return eval::load_or_train_classifier(c.data.spec, data::data_root(), {}, log);
+}
+
+}  // namespace
+
 json fid_metric(train::GenerativeModel& model, const RunConfig& c, const data::Dataset& test,
                 int64_t samples, uint64_t seed,
                 const std::function<void(const std::string&)>& log) {
-  if (c.data.spec != "mnist" && c.data.spec != "fashion-mnist")
-    throw Error(
-        "classifier-FID compares samples with a classifier of mnist or fashion-mnist "
-        "images; this run was trained on " +
-        c.data.spec);
   if (samples < eval::kMinFidImages)
     throw Error("classifier-FID needs at least " + std::to_string(eval::kMinFidImages) +
                 " samples (" + option_ref("eval", "fid_samples") + "), got " +
                 std::to_string(samples));
-  const eval::TrainedClassifier classifier =
-      eval::load_or_train_classifier(c.data.spec, data::data_root(), {}, log);
+  const eval::TrainedClassifier classifier = data_classifier(c, "classifier-FID", log);
   std::vector<at::Tensor> parts;
   for (int64_t done = 0, i = 0; done < samples; done += 500, ++i)
     parts.push_back(draw_samples(model, std::min<int64_t>(500, samples - done), seed + 7 * i));
@@ -151,16 +160,10 @@ std::string scatter_svg(const at::Tensor& test, const at::Tensor& samples) {
 nlohmann::json class_accuracy_metric(train::GenerativeModel& model, const RunConfig& c,
                                      int64_t per_class, uint64_t seed, double guidance,
                                      const std::function<void(const std::string&)>& log) {
-  if (c.data.spec != "mnist" && c.data.spec != "fashion-mnist")
-    throw Error(
-        "class accuracy asks the classifier of mnist or fashion-mnist images; this run "
-        "was trained on " +
-        c.data.spec);
+  eval::TrainedClassifier classifier = data_classifier(c, "class accuracy", log);
   if (model.classes() != eval::kClassCount)
     throw Error("class accuracy needs a conditional run of the " +
                 std::to_string(eval::kClassCount) + " classes: train it with --conditional");
-  eval::TrainedClassifier classifier =
-      eval::load_or_train_classifier(c.data.spec, data::data_root(), {}, log);
   std::vector<double> shares;
   double sum = 0;
   for (int64_t k = 0; k < model.classes(); ++k) {
