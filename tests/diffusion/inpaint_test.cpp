@@ -12,30 +12,20 @@
 
 #include "deepgen/core/progress.h"
 #include "deepgen/diffusion/model.h"
+#include "diffusion/vdm_fixtures.h"
 #include "support/error_message.h"
 
 namespace dd = deepgen::diffusion;
 
 namespace {
 
-dd::VdmOptions small_image_options() {
-  dd::VdmOptions o;
-  o.data_shape = {1, 8, 8};
-  o.net.channels = {8, 16};
-  o.net.blocks = 1;
+// The shared small models (vdm_fixtures.h), sampled in 6 steps.
+dd::VdmOptions six_steps(dd::VdmOptions o) {
   o.sample_steps = 6;
   return o;
 }
-
-dd::VdmOptions point_options() {
-  dd::VdmOptions o;
-  o.data_shape = {2};
-  o.net.architecture = "mlp";
-  o.net.hidden = 32;
-  o.net.layers = 2;
-  o.sample_steps = 6;
-  return o;
-}
+dd::VdmOptions small_image_options() { return six_steps(deepgen::testing::small_image_options()); }
+dd::VdmOptions point_options() { return six_steps(deepgen::testing::point_options()); }
 
 // An untrained network's ε̂ is its input (model_test.cpp); nudging every weight makes ε̂ a
 // non-trivial function of z and γ, so equalities below are not those of the identity.

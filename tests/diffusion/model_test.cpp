@@ -9,27 +9,14 @@
 
 #include "deepgen/core/error.h"
 #include "deepgen/diffusion/net.h"
+#include "diffusion/vdm_fixtures.h"
 
 namespace dd = deepgen::diffusion;
 
 namespace {
 
-dd::VdmOptions small_image_options(std::vector<int64_t> shape = {1, 8, 8}) {
-  dd::VdmOptions o;
-  o.data_shape = shape;
-  o.net.channels = {8, 16};
-  o.net.blocks = 1;
-  return o;
-}
-
-dd::VdmOptions point_options() {
-  dd::VdmOptions o;
-  o.data_shape = {2};
-  o.net.architecture = "mlp";
-  o.net.hidden = 32;
-  o.net.layers = 2;
-  return o;
-}
+using deepgen::testing::point_options;
+using deepgen::testing::small_image_options;
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include "deepgen/core/rng.h"
 #include "deepgen/vi/family.h"
 #include "deepgen/vi/vae.h"
+#include "vi/vae_fixtures.h"
 
 namespace deepgen::vi {
 namespace {
@@ -32,16 +33,7 @@ VaeOptions conv_images() {
 }
 VaeOptions two_layers() { return VaeOptions({1, 4, 4}).hidden({8}).latents({4, 2}).hidden2({6}); }
 
-// Parameter names in registration order, and their total size.
-std::pair<std::string, int64_t> parameters(VaeModel& m) {
-  std::string names;
-  int64_t count = 0;
-  for (const auto& p : m.vae()->named_parameters()) {
-    names += p.key() + ",";
-    count += p.value().numel();
-  }
-  return {names, count};
-}
+using deepgen::testing::parameters;
 
 double max_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a - b).abs().max().item<double>();

@@ -16,22 +16,14 @@
 #include "deepgen/vi/family.h"
 #include "deepgen/vi/gaussian.h"
 #include "deepgen/vi/vae.h"
+#include "vi/vae_fixtures.h"
 
 namespace deepgen::vi {
 namespace {
 
 constexpr double kLogTwoPi = 1.8378770664093453;
 
-// Parameter names in registration order, and their total size.
-std::pair<std::string, int64_t> parameters(VaeModel& m) {
-  std::string names;
-  int64_t count = 0;
-  for (const auto& p : m.vae()->named_parameters()) {
-    names += p.key() + ",";
-    count += p.value().numel();
-  }
-  return {names, count};
-}
+using deepgen::testing::parameters;
 
 TEST(VaeLayers, DefaultModelIsUnchanged) {
   // Recorded from the code before `latents` existed (commit 19d9712) with the same seeds and
