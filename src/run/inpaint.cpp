@@ -69,10 +69,6 @@ json InpaintSummary::to_json() const {
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& e) {
-  return s.size() > e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;
-}
-
 bool is_picture(const std::string& path) {
   return ends_with(path, ".png") || ends_with(path, ".jpg") || ends_with(path, ".jpeg");
 }

@@ -142,13 +142,9 @@ ProgressListener progress_lines(const std::function<void(const std::string&)>& l
   };
 }
 
-namespace {
-
 bool ends_with(const std::string& s, const std::string& e) {
   return s.size() > e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;
 }
-
-}  // namespace
 
 // The run's config with the command's overrides and process settings, its threads applied.
 RunConfig configured(const std::string& run, const json& overrides, const json& runtime,

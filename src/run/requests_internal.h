@@ -16,6 +16,8 @@ namespace deepgen::run {
 
 // A progress line through `log` at most every 10 s, with the rate and the time left; none
 // without a log.
+// Whether s ends with e and has something before it ("x.png" ends with ".png", ".png" not).
+bool ends_with(const std::string& s, const std::string& e);
 ProgressListener progress_lines(const std::function<void(const std::string&)>& log);
 // The run's config with the command's overrides and process settings, its threads applied.
 RunConfig configured(const std::string& run, const nlohmann::json& overrides,
