@@ -49,9 +49,15 @@ const OptionTable<InpaintRequest>& inpaint_option_table() {
           "between (1: plain replacement; score runs take 1)")
         .min(1)
         .commands(kSample);
-    t.add("gibbs_steps", &R::gibbs_steps,
-          "VAE runs: pseudo-Gibbs rounds through encoder and decoder")
+    t.add("gibbs_steps", &R::gibbs_steps, "VAE runs: Gibbs rounds through encoder and decoder")
         .min(1)
+        .commands(kSample);
+    t.add("gibbs", &R::gibbs,
+          "VAE runs: metropolis (half the rounds pseudo-Gibbs, then a Metropolis-Hastings chain "
+          "on p(z | known pixels) with the encoder as its proposal, which samples the model's own "
+          "conditional whatever the encoder's error; Mattei & Frellsen 2018) or pseudo (every "
+          "encoder draw kept; Rezende et al. 2014)")
+        .choices({"metropolis", "pseudo"})
         .commands(kSample);
     t.add("samples", &R::samples, "Completions of each input").min(1).commands(kSample);
     return t;
@@ -216,7 +222,9 @@ InpaintSummary inpaint_run(const InpaintRequest& r, const json& overrides, const
     c10::InferenceMode guard;
     seed_global(r.seed);
     const c10::Device device = model->module().parameters().front().device();
-    out = model->inpaint(xs.to(device), ms.to(device), {r.resample, r.gibbs_steps})
+    out = model
+              ->inpaint(xs.to(device), ms.to(device),
+                        {r.resample, r.gibbs_steps, r.gibbs == "metropolis"})
               .to(torch::kCPU, torch::kFloat);
   }
   std::vector<int64_t> grouped{n, k};

@@ -165,7 +165,8 @@ at::Tensor VaeImpl::mean_image(const at::Tensor& decoded) const {
   return logistic(options_) ? split_logistic(decoded).first.clamp(0.0, 1.0) : decoded;
 }
 
-at::Tensor VaeImpl::log_likelihood(const at::Tensor& x, const at::Tensor& decoded) {
+at::Tensor VaeImpl::log_likelihood(const at::Tensor& x, const at::Tensor& decoded,
+                                   const at::Tensor& known) {
   at::Tensor ll;
   if (options_.likelihood() == "bernoulli") {
     ll = bernoulli_log_prob(x, decoded);
@@ -175,6 +176,7 @@ at::Tensor VaeImpl::log_likelihood(const at::Tensor& x, const at::Tensor& decode
   } else {
     ll = gaussian_log_prob(x, decoded, 2.0 * log_sigma());
   }
+  if (known.defined()) ll = ll * known.to(ll.dtype());
   return ll.reshape({x.size(0), dim_}).sum(1);
 }
 

@@ -21,9 +21,10 @@ struct InpaintRequest {
   std::string out;              // a new or empty folder
   int64_t n = 8;                // inputs
   uint64_t seed = 0;
-  int64_t resample = 1;       // diffusion: RePaint's takes of each step
-  int64_t gibbs_steps = 100;  // VAE: pseudo-Gibbs rounds
-  int64_t samples = 1;        // completions of each input
+  int64_t resample = 1;              // diffusion: RePaint's takes of each step
+  int64_t gibbs_steps = 100;         // VAE: Gibbs rounds
+  std::string gibbs = "metropolis";  // VAE: metropolis | pseudo
+  int64_t samples = 1;               // completions of each input
 };
 const OptionTable<InpaintRequest>& inpaint_option_table();
 

@@ -48,7 +48,11 @@ struct InpaintOptions {
   // Diffusion and score models (replacement, Song et al. 2021): RePaint's resampling (Lugmayr et
   // al. 2022): each step is repeated this many times, re-noised in between (1: plain replacement).
   int64_t resample = 1;
-  int64_t gibbs_steps = 100;  // VAE: pseudo-Gibbs rounds through encoder and decoder
+  int64_t gibbs_steps = 100;  // VAE: Gibbs rounds through encoder and decoder
+  // VAE: the second half of the rounds a Metropolis-Hastings chain on p(z | x_known) (Mattei &
+  // Frellsen 2018), or pseudo-Gibbs throughout (Rezende et al. 2014), which keeps every z the
+  // encoder draws.
+  bool metropolis = true;
 };
 
 // The checks every family's inpaint() makes first (src/train/inpaint.cpp): x (B, data shape),

@@ -116,8 +116,10 @@ class VaeImpl : public torch::nn::Module {
   // logits; logistic: 2C channels, the C of the pixels' means μ (unconstrained), then the C of
   // their log-scales (split_logistic).
   at::Tensor decode(const at::Tensor& z, const at::Tensor& labels = {});
-  // log p(x|z) per example from the decoder output of z.
-  at::Tensor log_likelihood(const at::Tensor& x, const at::Tensor& decoded);
+  // log p(x|z) per example from the decoder output of z; with `known` (bool, x's shape), of the
+  // known values only (every decoder factorises over them: inpainting's p(x_known|z)).
+  at::Tensor log_likelihood(const at::Tensor& x, const at::Tensor& decoded,
+                            const at::Tensor& known = {});
   // −ELBO terms of MATH 1.4 with z = mu(x) + σ(x)·eps from the encoder (eps supplied, or drawn).
   NegElbo negative_elbo(const at::Tensor& x, const at::Tensor& eps = {},
                         const at::Tensor& labels = {});
@@ -196,8 +198,8 @@ class VaeModel : public train::GenerativeModel {
   int64_t classes() const override { return vae_->classes(); }
   // The same from p(x|z,y) for the given classes; guidance must be 0 (no unconditional half).
   at::Tensor sample_classes(const at::Tensor& labels, double guidance) override;
-  // Pseudo-Gibbs imputation through encoder and decoder (vae_inpaint.cpp): amortized,
-  // unconditional models; options.gibbs_steps rounds.
+  // Gibbs imputation through encoder and decoder (vae_inpaint.cpp), Metropolis or pseudo:
+  // amortized, unconditional models; options.gibbs_steps rounds.
   std::string inpaint_blocker() const override;
   at::Tensor inpaint(const at::Tensor& x, const at::Tensor& mask,
                      const train::InpaintOptions& options) override;
