@@ -53,7 +53,7 @@ void demo_bounds(const std::string& run_dir) {
   r.run = run_dir;
   r.max_batches = 2;
   json out = run::eval_run(r, {{"iwae_k", 1000}, {"amortization_gap", true}}, log_line);
-  io::write_file_atomic(run::RunDir(run_dir).bounds(), out.dump(2) + "\n");
+  run::save_evaluation(run::RunDir(run_dir), out);
   run::write_report(run_dir);  // the page shows the bounds too
   const json& m = out["metrics"];
   log_line("demo: test -ELBO " + c10::str(m["neg_elbo"].get<double>()) + ", IWAE-1000 NLL " +

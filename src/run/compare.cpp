@@ -121,7 +121,8 @@ json compare_runs(const CompareRequest& r) {
                   c.data.spec + ": compare runs of one data set");
     const RunDir dir(run);
     add_rows(table["rows"], run, c, read_json_if_present(dir.eval()), "eval.json");
-    add_rows(table["rows"], run, c, read_json_if_present(dir.bounds()), "bounds.json");
+    for (const auto& saved : saved_evaluations(dir))
+      add_rows(table["rows"], run, c, saved, "bounds.json");
   }
   table["data"] = data;
   if (!r.html.empty()) write_page(table, r.html);

@@ -138,19 +138,8 @@ void add_metric_rows(io::Report& report, const json& evaluation, const std::stri
   }
 }
 
-// eval.json (the whole test split after training) and bounds.json (the demo's IWAE bound and
-// amortisation gap).
-void add_eval_rows(io::Report& report, const RunDir& dir, const train::Family& family) {
-  const json ev = read_json_if_present(dir.eval());
-  if (ev.is_object()) {
-    add_metric_rows(report, ev, "test ", family);
-    if (ev.contains("classifier_fid")) add_fid_rows(report, ev["classifier_fid"]);
-    if (ev.contains("energy_distance"))
-      report.summary.emplace_back("energy distance (samples vs test)",
-                                  format_number(ev["energy_distance"].get<double>()));
-  }
-  const json bounds = read_json_if_present(dir.bounds());
-  if (!bounds.is_object()) return;
+// One saved evaluation (bounds.json): its metrics and its ODE estimate.
+void add_saved_rows(io::Report& report, const json& bounds, const train::Family& family) {
   add_metric_rows(report, bounds, "bounds: ", family);
   if (bounds.contains("ode") && bounds["ode"].is_object()) {
     const json& o = bounds["ode"];
@@ -162,6 +151,20 @@ void add_eval_rows(io::Report& report, const RunDir& dir, const train::Family& f
                                 format_number(o.value(bpd ? "bpd" : "nats", 0.0)) + " ± " +
                                     format_number(o.value("std_error", 0.0)));
   }
+}
+
+// eval.json (the whole test split after training) and each saved evaluation (bounds.json: the
+// demo's IWAE bound and amortisation gap, eval --save).
+void add_eval_rows(io::Report& report, const RunDir& dir, const train::Family& family) {
+  const json ev = read_json_if_present(dir.eval());
+  if (ev.is_object()) {
+    add_metric_rows(report, ev, "test ", family);
+    if (ev.contains("classifier_fid")) add_fid_rows(report, ev["classifier_fid"]);
+    if (ev.contains("energy_distance"))
+      report.summary.emplace_back("energy distance (samples vs test)",
+                                  format_number(ev["energy_distance"].get<double>()));
+  }
+  for (const json& bounds : saved_evaluations(dir)) add_saved_rows(report, bounds, family);
 }
 
 void add_image(io::Report& report, const std::string& path, const std::string& caption) {

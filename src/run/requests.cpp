@@ -106,7 +106,8 @@ const OptionTable<EvalRequest>& eval_option_table() {
         .max(1000)
         .commands(kEval);
     t.add("save", &R::save,
-          "Also write the result into the run as bounds.json, which its report and `deepgen "
+          "Also add the result to the run's bounds.json (replacing an earlier one of the same "
+          "kind), which its report and `deepgen "
           "compare` read")
         .commands(kEval);
     return t;
@@ -269,7 +270,7 @@ json eval_run(const EvalRequest& r, const json& overrides,
   }
   out["run"] = r.run;
   out["precision"] = precision_name(precision);  // of the network forwards (bound and samples)
-  if (r.save) io::write_file_atomic(RunDir(r.run).bounds(), out.dump(2) + "\n");
+  if (r.save) save_evaluation(RunDir(r.run), out);
   return out;
 }
 

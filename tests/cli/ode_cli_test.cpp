@@ -49,7 +49,12 @@ TEST(CliOde, PointsGiveNatsWithTheExactDivergence) {
                              "probability-flow ODE"));
 
   // compare: the VAE's bound, the VDM's bound and its saved ODE estimate in one table and page.
+  // Saving keeps each kind of evaluation once: the ODE evaluation saved twice is one entry, a
+  // plain one saved after it is a second, and neither replaces the other.
   ASSERT_TRUE(succeeded(deepgen(with(eval, {"--save"}))));
+  ASSERT_TRUE(succeeded(deepgen(with(eval, {"--save"}))));
+  ASSERT_TRUE(succeeded(deepgen({"eval", "--run", run, "--max-batches", "1", "--save"})));
+  EXPECT_EQ(json::parse(read_text(run + "/bounds.json"))["evaluations"].size(), 2u);
   const std::string page = dir.file("cmp.html");
   const json table =
       only_json_object(deepgen({"compare", "--runs", vae + "," + run, "--html", page}));
@@ -69,9 +74,9 @@ TEST(CliOde, PointsGiveNatsWithTheExactDivergence) {
   EXPECT_EQ(estimates, 1) << table.dump();
   EXPECT_NE(read_text(page).find("probability-flow ODE"), std::string::npos);
   const std::string other = dir.file("other");
-  ASSERT_TRUE(succeeded(deepgen({"train", "vae", "--data", "toy:8gaussians", "--out", other,
-                                 "--steps", "2", "--batch", "64", "--hidden", "16", "--threads",
-                                 "1"})));
+  ASSERT_TRUE(
+      succeeded(deepgen({"train", "vae", "--data", "toy:8gaussians", "--out", other, "--steps", "2",
+                         "--batch", "64", "--hidden", "16", "--threads", "1"})));
   EXPECT_TRUE(one_line_error(deepgen({"compare", "--runs", run + "," + other}), "one data set"));
   EXPECT_TRUE(one_line_error(deepgen({"compare"}), "--runs"));
 }

@@ -69,5 +69,32 @@ TEST(Report, AWeightedObjectiveIsNotShownAsTheBound) {
   EXPECT_EQ(elbo.find("weighted"), std::string::npos);
 }
 
+// bounds.json keeps one evaluation of each kind: a file of the old single-object form reads as
+// one; saving the same kind replaces it, another kind is kept beside it, and the report shows
+// every saved one.
+TEST(SavedEvaluations, KeepOneOfEachKindAndTheReportShowsThemAll) {
+  testing::TempDir dir;
+  const RunDir run(dir.str());
+  io::write_file_atomic(dir.str() + "/config.json", io::read_file(kFixture + "/config.json"));
+  EXPECT_TRUE(saved_evaluations(run).empty());
+  const nlohmann::json iwae{{"metrics", {{"bpd", 4.5}, {"iwae", 4.25}}}, {"examples", 1000}};
+  io::write_file_atomic(run.bounds(), iwae.dump());  // the form before the list
+  ASSERT_EQ(saved_evaluations(run).size(), 1u);
+  EXPECT_EQ(saved_evaluations(run)[0], iwae);
+  nlohmann::json ode{{"metrics", {{"bpd", 4.5}}}, {"examples", 64}, {"ode", {{"bpd", 3.875}}}};
+  save_evaluation(run, ode);
+  ode["ode"]["bpd"] = 3.75;
+  save_evaluation(run, ode);  // the same kind again: replaces
+  const auto saved = saved_evaluations(run);
+  ASSERT_EQ(saved.size(), 2u);
+  EXPECT_EQ(saved[0], iwae);
+  EXPECT_EQ(saved[1]["ode"]["bpd"], 3.75);
+  write_report(dir.str());
+  const std::string html = io::read_file(run.report());
+  EXPECT_NE(html.find("bounds: iwae"), std::string::npos) << html;
+  EXPECT_NE(html.find("3.75"), std::string::npos) << html;
+  EXPECT_EQ(html.find("3.875"), std::string::npos) << html;
+}
+
 }  // namespace
 }  // namespace deepgen::run

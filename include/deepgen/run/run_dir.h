@@ -15,7 +15,7 @@ struct RunDir {
   std::string ema_weights() const;  // ema.safetensors
   std::string metrics() const;      // metrics.jsonl
   std::string eval() const { return file("eval.json"); }
-  // A saved evaluation (eval --save; the demo's VAE bounds)
+  // The saved evaluations (eval --save; the demo's VAE bounds): save_evaluation
   std::string bounds() const { return file("bounds.json"); }
   // The training set's class names, index = label (labelled data only; read_class_names).
   std::string classes() const { return file("classes.json"); }
@@ -34,5 +34,14 @@ struct RunDir {
 // A run's JSON output (eval.json, bounds.json), or null when it is missing or not JSON: reports
 // and comparisons show what a run has.
 nlohmann::json read_json_if_present(const std::string& path);
+
+// The evaluations saved in a run (bounds.json), oldest first; a file from before the list, one
+// evaluation object, reads as a list of one; none when missing or unreadable.
+std::vector<nlohmann::json> saved_evaluations(const RunDir& dir);
+// Adds an evaluation to bounds.json (atomic write). It replaces an earlier one that measured the
+// same things (the same metrics, and the same of the ODE, FID and class-accuracy parts), so a
+// repeated evaluation updates its numbers and a different one (an IWAE bound beside an ODE
+// estimate) keeps both.
+void save_evaluation(const RunDir& dir, const nlohmann::json& evaluation);
 
 }  // namespace deepgen::run
