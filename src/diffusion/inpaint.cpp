@@ -62,14 +62,17 @@ at::Tensor inpaint_loop(const EpsFn& eps, const at::Tensor& gammas, at::Tensor z
 }
 
 at::Tensor VdmImpl::inpaint(const at::Tensor& x, const at::Tensor& mask, int64_t steps,
-                            int64_t resample) {
+                            int64_t resample, const at::Tensor& labels, double guidance) {
   torch::NoGradGuard no_grad;
   const auto opts = schedule_->gamma0().options();
   auto gen = at::detail::getDefaultCPUGenerator();
   const at::Tensor x_here = x.to(opts.device()), known = mask.to(opts.device()).to(torch::kBool);
   auto z_1 = at::randn(x.sizes(), gen, opts.device(torch::kCPU)).to(opts.device());
   const auto gammas = sampling_gammas(schedule_, options_.sample_grid, steps);
-  const EpsFn eps = [this](const at::Tensor& z, const at::Tensor& g) { return this->eps(z, g); };
+  const at::Tensor y = labels.defined() ? labels.to(opts.device()) : labels;
+  const EpsFn eps = [this, &y, guidance](const at::Tensor& z, const at::Tensor& g) {
+    return this->eps(z, g, y, guidance);
+  };
   const auto progress = [](int64_t done, int64_t total) {
     report_progress("inpaint", done, total);  // to whoever listens (core/progress.h)
   };
@@ -84,8 +87,8 @@ std::string VdmModel::inpaint_blocker() const { return {}; }
 at::Tensor VdmModel::inpaint(const at::Tensor& x, const at::Tensor& mask,
                              const train::InpaintOptions& options) {
   const VdmOptions& o = vdm_->options();
-  train::check_inpaint_inputs("vdm", x, mask, o.data_shape, options);
-  return vdm_->inpaint(x, mask, o.sample_steps, options.resample);
+  train::check_inpaint_inputs("vdm", x, mask, o.data_shape, options, classes());
+  return vdm_->inpaint(x, mask, o.sample_steps, options.resample, options.labels, options.guidance);
 }
 
 }  // namespace deepgen::diffusion

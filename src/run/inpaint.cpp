@@ -15,6 +15,7 @@
 #include "deepgen/io/files.h"
 #include "deepgen/io/image.h"
 #include "deepgen/io/npy.h"
+#include "deepgen/run/classes.h"
 #include "requests_internal.h"
 
 namespace deepgen::run {
@@ -60,6 +61,11 @@ const OptionTable<InpaintRequest>& inpaint_option_table() {
         .choices({"metropolis", "pseudo"})
         .commands(kSample);
     t.add("samples", &R::samples, "Completions of each input").min(1).commands(kSample);
+    t.add("class", &R::class_name,
+          "Conditional runs: complete every input as this class (a name, or an index; "
+          "without it diffusion and score runs use the null class of label dropout, and a "
+          "conditional VAE needs it)")
+        .commands(kSample);
     return t;
   }();
   return table;
@@ -216,16 +222,16 @@ InpaintSummary inpaint_run(const InpaintRequest& r, const json& overrides, const
   const at::Tensor mask = inpaint_mask(r.mask, x.sizes().vec(), r.seed);
   const int64_t n = x.size(0), k = r.samples;
   const at::Tensor xs = x.repeat_interleave(k, 0), ms = mask.repeat_interleave(k, 0);
+  train::InpaintOptions how{r.resample, r.gibbs_steps, r.gibbs == "metropolis"};
+  how.labels = requested_labels(r.run, model->classes(), r.class_name, n * k, 0);
+  how.guidance = c.model_options.value("guidance", 0.0);
   const ProgressScope scope(progress_lines(log));
   at::Tensor out;
   {
     c10::InferenceMode guard;
     seed_global(r.seed);
     const c10::Device device = model->module().parameters().front().device();
-    out = model
-              ->inpaint(xs.to(device), ms.to(device),
-                        {r.resample, r.gibbs_steps, r.gibbs == "metropolis"})
-              .to(torch::kCPU, torch::kFloat);
+    out = model->inpaint(xs.to(device), ms.to(device), how).to(torch::kCPU, torch::kFloat);
   }
   std::vector<int64_t> grouped{n, k};
   grouped.insert(grouped.end(), c.data_shape.begin(), c.data_shape.end());
@@ -238,6 +244,10 @@ InpaintSummary inpaint_run(const InpaintRequest& r, const json& overrides, const
   json summary = s.to_json();
   summary["run"] = r.run;
   summary["mask"] = r.mask;
+  if (how.labels.defined()) {
+    summary["class"] = r.class_name;
+    summary["guidance"] = how.guidance;
+  }
   summary["images"] = r.images.empty() ? "test split" : r.images;
   write_folder(r.out, [&](const std::string& dir) {
     if (c.data_shape.size() == 3)

@@ -50,7 +50,7 @@ std::string ScoreModel::inpaint_blocker() const {
 at::Tensor ScoreModel::inpaint(const at::Tensor& x, const at::Tensor& mask,
                                const train::InpaintOptions& options) {
   if (!inpaint_blocker().empty()) throw Error(inpaint_blocker());
-  train::check_inpaint_inputs("score", x, mask, options_.data_shape(), options);
+  train::check_inpaint_inputs("score", x, mask, options_.data_shape(), options, classes());
   if (options.resample != 1)
     throw Error(
         "score: RePaint's resampling is a diffusion schedule: use resample 1 for score "
@@ -62,6 +62,9 @@ at::Tensor ScoreModel::inpaint(const at::Tensor& x, const at::Tensor& mask,
     report_progress("inpaint", done, total);  // to whoever listens (core/progress.h)
   };
   const auto& o = options_;
+  const ConditionScope condition(
+      *this, options.labels.defined() ? options.labels.to(any.device()) : at::Tensor(),
+      options.guidance);
   at::Tensor y = annealed_langevin_inpaint(box_start(x.size(0)), xs, ms, noise_score(), sigmas_,
                                            o.steps_per_level(), o.sample_eps(), c10::nullopt,
                                            o.final_denoise(), progress);

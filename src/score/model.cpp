@@ -42,19 +42,6 @@ ScoreModel::ScoreModel(ScoreOptions options) : options_(std::move(options)) {
   net_ = make_net(options_);
 }
 
-// Sets the condition score() applies for one call and clears it on any exit.
-struct ScoreModel::ConditionScope {
-  ConditionScope(ScoreModel& m, at::Tensor labels, double guidance) : m_(m) {
-    m_.labels_ = std::move(labels);
-    m_.guidance_ = guidance;
-  }
-  ~ConditionScope() {
-    m_.labels_ = at::Tensor();
-    m_.guidance_ = 0.0;
-  }
-  ScoreModel& m_;
-};
-
 at::Tensor ScoreModel::score(const at::Tensor& x, const at::Tensor& sigma) {
   if (classes() == 0)
     return autocast_forward(x.scalar_type(), [&] { return net_.forward(x, sigma); });

@@ -17,7 +17,8 @@ std::string shape_text(at::IntArrayRef shape) {
 }  // namespace
 
 void check_inpaint_inputs(const std::string& who, const at::Tensor& x, const at::Tensor& mask,
-                          const std::vector<int64_t>& data_shape, const InpaintOptions& options) {
+                          const std::vector<int64_t>& data_shape, const InpaintOptions& options,
+                          int64_t classes) {
   if (!x.defined() || !mask.defined())
     throw Error(who + " inpaint: give the values x and their mask (1 = known)");
   std::vector<int64_t> want{x.dim() > 0 ? x.size(0) : 0};
@@ -37,6 +38,18 @@ void check_inpaint_inputs(const std::string& who, const at::Tensor& x, const at:
   if (options.gibbs_steps < 1)
     throw Error(who + " inpaint: gibbs_steps is " + std::to_string(options.gibbs_steps) +
                 "; use 1 or more rounds");
+  const at::Tensor& y = options.labels;
+  if (!y.defined()) return;
+  if (classes == 0)
+    throw Error(who +
+                " inpaint: classes were given but the model is unconditional: leave them "
+                "out, or inpaint with a run trained with --conditional");
+  if (y.dim() != 1 || y.size(0) != x.size(0))
+    throw Error(who + " inpaint: " + shape_text(y.sizes()) + " labels for " +
+                std::to_string(x.size(0)) + " rows of x: give one class per row");
+  if (y.numel() > 0 && (y.min().item<int64_t>() < 0 || y.max().item<int64_t>() >= classes))
+    throw Error(who + " inpaint: a class outside 0.." + std::to_string(classes - 1) +
+                ", the model's classes");
 }
 
 }  // namespace deepgen::train

@@ -42,9 +42,11 @@ struct LatentState {
   at::Tensor z, decoded, log_prior;
 };
 
-LatentState propose(VaeImpl& vae, const at::Tensor& mu, const at::Tensor& logvar) {
+// z ~ N(mu, e^logvar) and its state; `labels`: a conditional model's classes (p(x|z, y)).
+LatentState propose(VaeImpl& vae, const at::Tensor& mu, const at::Tensor& logvar,
+                    const at::Tensor& labels) {
   const at::Tensor z = mu + (0.5 * logvar).exp() * torch::randn_like(mu);
-  return {z, vae.decode(z), vae.log_prior_over_upper_q(z)};
+  return {z, vae.decode(z, labels), vae.log_prior_over_upper_q(z)};
 }
 
 // The rows of `a` where `accept`, else those of `b`.
@@ -65,20 +67,21 @@ struct IndependenceChain {
   VaeImpl& vae;
   const at::Tensor& x;
   const at::Tensor& known;
+  const at::Tensor& labels;
   at::Tensor mu, logvar;  // q(z|x̂)
 
   IndependenceChain(VaeImpl& v, const at::Tensor& x_, const at::Tensor& known_,
-                    const at::Tensor& filled)
-      : vae(v), x(x_), known(known_) {
-    std::tie(mu, logvar) = vae.encode(filled);
+                    const at::Tensor& labels_, const at::Tensor& filled)
+      : vae(v), x(x_), known(known_), labels(labels_) {
+    std::tie(mu, logvar) = vae.encode(filled, labels);
   }
   at::Tensor log_weight(const LatentState& s) const {
     return vae.log_likelihood(x, s.decoded, known) + s.log_prior -
            gaussian_log_prob(s.z, mu, logvar).sum(1);
   }
-  LatentState start() const { return propose(vae, mu, logvar); }
+  LatentState start() const { return propose(vae, mu, logvar, labels); }
   LatentState step(const LatentState& current) const {
-    const LatentState next = propose(vae, mu, logvar);
+    const LatentState next = propose(vae, mu, logvar, labels);
     const at::Tensor log_ratio = log_weight(next) - log_weight(current);
     const at::Tensor accept = torch::rand_like(log_ratio).log() < log_ratio;
     return {pick(accept, next.z, current.z), pick(accept, next.decoded, current.decoded),
@@ -94,9 +97,6 @@ std::string VaeModel::inpaint_blocker() const {
            vae_->options().inference() +
            " has no encoder, and inpainting draws z ~ q(z|x) from one: train with " +
            option_ref("vae", "inference") + " amortized";
-  if (classes() > 0)
-    return "vae: a conditional vae run's q(z|x,y) needs each image's class, which inpainting is "
-           "not given: inpaint with an unconditional run";
   return {};
 }
 
@@ -112,9 +112,14 @@ at::Tensor VaeModel::inpaint(const at::Tensor& x, const at::Tensor& mask,
                              const train::InpaintOptions& options) {
   if (!inpaint_blocker().empty()) throw Error(inpaint_blocker());
   const VaeOptions& o = vae_->options();
-  train::check_inpaint_inputs("vae", x, mask, o.data_shape(), options);
+  train::check_inpaint_inputs("vae", x, mask, o.data_shape(), options, classes());
+  if (classes() > 0 && !options.labels.defined())
+    throw Error(
+        "vae: a conditional vae's q(z|x,y) and p(x|z,y) need each image's class: give "
+        "it (inpaint --class K|NAME)");
   torch::NoGradGuard no_grad;
   const at::Tensor any = vae_->parameters().front();
+  const at::Tensor y = options.labels.defined() ? options.labels.to(any.device()) : at::Tensor();
   const at::Tensor xs = x.to(any.device()).to(any.dtype());
   const at::Tensor known = mask.to(any.device()).to(torch::kBool);
   at::Tensor filled = at::where(known, xs, is_image(o.data_shape()) ? 0.5 : 0.0);
@@ -124,10 +129,10 @@ at::Tensor VaeModel::inpaint(const at::Tensor& x, const at::Tensor& mask,
   for (int64_t round = 1; round <= options.gibbs_steps; ++round) {
     if (round <= warm) {
       if (round > 1) filled = at::where(known, xs, draw_data(*vae_, state.decoded));
-      const auto [mu, logvar] = vae_->encode(filled);
-      state = propose(*vae_, mu, logvar);
+      const auto [mu, logvar] = vae_->encode(filled, y);
+      state = propose(*vae_, mu, logvar, y);
     } else if (!chain) {
-      chain.emplace(*vae_, xs, known, at::where(known, xs, vae_->mean_image(state.decoded)));
+      chain.emplace(*vae_, xs, known, y, at::where(known, xs, vae_->mean_image(state.decoded)));
       state = chain->start();
     } else {
       state = chain->step(state);

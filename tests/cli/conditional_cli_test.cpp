@@ -102,6 +102,33 @@ TEST_F(CliConditional, GuidanceAndPerClassRows) {
   EXPECT_GT(r[5][0], 0.0);
 }
 
+// inpaint --class: points (2, 0) with their first coordinate unknown are completed on the side
+// of the class asked for, so the error over the unknown values is small for "right" (the truth,
+// 2) and about 4² for "left" (mean −2: 16 ± spread; thresholds 1 and 9 leave room for the spread
+// and a 400-step model's bias of up to 0.5, as above). An unconditional run refuses --class.
+TEST_F(CliConditional, InpaintingWithAClassCompletesOnItsSide) {
+  const std::string points = dir_->file("at-two.csv");
+  {
+    std::ofstream out(points);
+    out << "x,y\n";
+    for (int i = 0; i < 100; ++i) out << "2,0\n";
+  }
+  const auto masked_mse = [&](const std::string& cls, const std::string& out) {
+    const Result r = deepgen({"inpaint", "--run", run_, "--images", points, "--n", "100", "--mask",
+                              "left", "--class", cls, "--out", out});
+    EXPECT_TRUE(succeeded(r));
+    const json summary = json::parse(read_text(out + "/inpaint.json"));
+    EXPECT_EQ(summary["class"], cls);
+    return summary["masked_mse"].get<double>();
+  };
+  EXPECT_LT(masked_mse("right", dir_->file("in-right")), 1.0);
+  EXPECT_GT(masked_mse("0", dir_->file("in-left")), 9.0);
+  EXPECT_TRUE(one_line_error(deepgen({"inpaint", "--run", run_, "--images", points, "--mask",
+                                      "left", "--class", "up", "--out", dir_->file("in-up")}),
+                             "'left'"));
+  EXPECT_FALSE(fs::exists(dir_->file("in-up")));
+}
+
 TEST_F(CliConditional, ImpossibleRequestsAreOneLineErrorsAndWriteNothing) {
   const std::string out = dir_->file("none.csv");
   EXPECT_TRUE(
@@ -138,6 +165,10 @@ TEST(CliConditionalErrors, UnlabelledDataUnconditionalRunsAndGuidanceWithoutDrop
       deepgen({"sample", "--run", plain, "--class", "left", "--out", dir.file("x.csv")}),
       "unconditional"));
   EXPECT_FALSE(fs::exists(dir.file("x.csv")));
+  EXPECT_TRUE(one_line_error(
+      deepgen({"inpaint", "--run", plain, "--class", "left", "--out", dir.file("in")}),
+      "unconditional"));
+  EXPECT_FALSE(fs::exists(dir.file("in")));
 }
 
 }  // namespace

@@ -127,5 +127,44 @@ TEST(VaeInpaint, ModelsWithoutAnEncoderAreRefusedWithTheFix) {
             std::string::npos);
 }
 
+// A conditional VAE completes each row as its class through q(z|x,y) and p(x|z,y): the class
+// changes the completion (same seed), the known pixels stay exact, and missing, out-of-range or
+// miscounted labels, or labels for an unconditional model, are one error each.
+TEST(VaeInpaint, AConditionalVaeTakesTheClassOfEachRow) {
+  torch::manual_seed(3);
+  VaeModel model(
+      VaeOptions({1, 6, 6}).hidden({16}).latent(3).condition(nn::Conditioning{true, 2, 0.0, 0.0}));
+  const at::Tensor x = torch::rand({4, 1, 6, 6});
+  const at::Tensor mask = (torch::rand({4, 1, 6, 6}) < 0.5).to(torch::kFloat);
+  EXPECT_NE(testing::error_message([&] {
+              model.inpaint(x, mask, {1, 4});
+            }).find("--class"),
+            std::string::npos);
+  const auto completed = [&](const at::Tensor& labels) {
+    train::InpaintOptions how{1, 4};
+    how.labels = labels;
+    torch::manual_seed(5);
+    return model.inpaint(x, mask, how);
+  };
+  const at::Tensor zeros = completed(torch::zeros({4}, torch::kLong));
+  const at::Tensor ones = completed(torch::ones({4}, torch::kLong));
+  const at::Tensor known = mask.to(torch::kBool);
+  EXPECT_TRUE(torch::equal(zeros.masked_select(known), x.masked_select(known)));
+  EXPECT_FALSE(torch::equal(zeros, ones));
+  EXPECT_NE(testing::error_message([&] {
+              completed(torch::full({4}, 2, torch::kLong));
+            }).find("outside 0..1"),
+            std::string::npos);
+  EXPECT_NE(testing::error_message([&] {
+              completed(torch::zeros({3}, torch::kLong));
+            }).find("one class per row"),
+            std::string::npos);
+  VaeModel plain(VaeOptions({1, 6, 6}).hidden({16}).latent(3));
+  train::InpaintOptions how{1, 4};
+  how.labels = torch::zeros({4}, torch::kLong);
+  EXPECT_NE(testing::error_message([&] { plain.inpaint(x, mask, how); }).find("unconditional"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace deepgen::vi

@@ -83,9 +83,10 @@ class VdmImpl : public torch::nn::Module {
                     const at::Tensor& labels = {}, double guidance = 0.0);
   // x (B, data shape) in data units with the values where mask is 0 drawn given the rest:
   // replacement over `steps` ancestral steps of options().sample_grid, each taken `resample`
-  // times (RePaint); the known values returned exactly (inpaint.cpp, BEYOND B5). Unconditional.
+  // times (RePaint); the known values returned exactly (inpaint.cpp, BEYOND B5). A conditional
+  // model's of the classes `labels` (one per row; undefined: ∅) under guidance w.
   at::Tensor inpaint(const at::Tensor& x, const at::Tensor& mask, int64_t steps,
-                     int64_t resample = 1);
+                     int64_t resample = 1, const at::Tensor& labels = {}, double guidance = 0.0);
   // The probability-flow ODE of the VP process in t (BEYOND B3): dz/dt = ½γ′(t)(σ_t ε̂ − σ_t² z),
   // from z(0) = α_0·f(x) to the prior N(0, I) at t = 1 (flow.cpp).
   train::ProbabilityFlow probability_flow();

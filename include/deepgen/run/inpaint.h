@@ -25,6 +25,7 @@ struct InpaintRequest {
   int64_t gibbs_steps = 100;         // VAE: Gibbs rounds
   std::string gibbs = "metropolis";  // VAE: metropolis | pseudo
   int64_t samples = 1;               // completions of each input
+  std::string class_name;  // conditional runs: the class (name or index) of every completion
 };
 const OptionTable<InpaintRequest>& inpaint_option_table();
 

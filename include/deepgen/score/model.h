@@ -107,8 +107,8 @@ class ScoreModel : public train::GenerativeModel {
   train::LossOutput test_loss(const train::TrainBatch& batch) override;
   int64_t classes() const override { return options_.condition().classes; }
   at::Tensor sample_classes(const at::Tensor& labels, double guidance) override;
-  // ncsn only: annealed Langevin with replacement (inpaint.cpp, BEYOND B5), unconditional;
-  // resample must be 1.
+  // ncsn only: annealed Langevin with replacement (inpaint.cpp, BEYOND B5), a conditional
+  // model's of options.labels (undefined: ∅) under options.guidance; resample must be 1.
   std::string inpaint_blocker() const override;
   at::Tensor inpaint(const at::Tensor& x, const at::Tensor& mask,
                      const train::InpaintOptions& options) override;
@@ -154,7 +154,20 @@ class ScoreModel : public train::GenerativeModel {
   // (undefined: ∅) and the guidance weight; set only for the length of one such call.
   at::Tensor labels_;
   double guidance_ = 0.0;
-  struct ConditionScope;
+  // Sets the condition score() applies for one call and clears it on any exit.
+  struct ConditionScope {
+    ConditionScope(ScoreModel& m, at::Tensor labels, double guidance) : m_(m) {
+      m_.labels_ = std::move(labels);
+      m_.guidance_ = guidance;
+    }
+    ~ConditionScope() {
+      m_.labels_ = at::Tensor();
+      m_.guidance_ = 0.0;
+    }
+    ConditionScope(const ConditionScope&) = delete;
+    ConditionScope& operator=(const ConditionScope&) = delete;
+    ScoreModel& m_;
+  };
   StepCallback progress_ = [](int64_t done, int64_t total, const at::Tensor&) {
     report_progress("sample", done, total);  // to whoever listens (core/progress.h)
   };

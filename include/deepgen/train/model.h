@@ -53,13 +53,18 @@ struct InpaintOptions {
   // Frellsen 2018), or pseudo-Gibbs throughout (Rezende et al. 2014), which keeps every z the
   // encoder draws.
   bool metropolis = true;
+  // Conditional models (BEYOND B5): the class of each row of x (int64; undefined: none — the
+  // null class ∅ of label dropout for diffusion and score models) and the guidance w.
+  at::Tensor labels;
+  double guidance = 0.0;
 };
 
 // The checks every family's inpaint() makes first (src/train/inpaint.cpp): x (B, data shape),
-// mask of x's shape holding only 0 and 1, resample and gibbs_steps at least 1; errors name
-// `who` (the model) and the input.
+// mask of x's shape holding only 0 and 1, resample and gibbs_steps at least 1, labels (if any)
+// one per row, of a conditional model's `classes`; errors name `who` (the model) and the input.
 void check_inpaint_inputs(const std::string& who, const at::Tensor& x, const at::Tensor& mask,
-                          const std::vector<int64_t>& data_shape, const InpaintOptions& options);
+                          const std::vector<int64_t>& data_shape, const InpaintOptions& options,
+                          int64_t classes = 0);
 
 class GenerativeModel {
  public:

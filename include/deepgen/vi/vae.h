@@ -199,7 +199,7 @@ class VaeModel : public train::GenerativeModel {
   // The same from p(x|z,y) for the given classes; guidance must be 0 (no unconditional half).
   at::Tensor sample_classes(const at::Tensor& labels, double guidance) override;
   // Gibbs imputation through encoder and decoder (vae_inpaint.cpp), Metropolis or pseudo:
-  // amortized, unconditional models; options.gibbs_steps rounds.
+  // amortized models (a conditional one given options.labels); options.gibbs_steps rounds.
   std::string inpaint_blocker() const override;
   at::Tensor inpaint(const at::Tensor& x, const at::Tensor& mask,
                      const train::InpaintOptions& options) override;
