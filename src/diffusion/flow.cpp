@@ -23,9 +23,9 @@ at::Tensor vp_flow_drift(const at::Tensor& z, const at::Tensor& eps_hat, double 
 }
 
 // γ and γ′ enter the drift as numbers: the likelihood differentiates it in z only.
-train::ProbabilityFlow VdmImpl::probability_flow() {
+train::ProbabilityFlow VdmImpl::probability_flow(const at::Tensor& labels) {
   train::ProbabilityFlow flow;
-  flow.drift = [this](const at::Tensor& z, double t) {
+  flow.drift = [this, labels](const at::Tensor& z, double t) {
     double g = 0, dg = 0;
     {
       torch::NoGradGuard numbers;
@@ -34,7 +34,7 @@ train::ProbabilityFlow VdmImpl::probability_flow() {
       g = gamma.item<double>();
       dg = dgamma.item<double>();
     }
-    return vp_flow_drift(z, eps(z, torch::full({z.size(0)}, g, z.options())), g, dg);
+    return vp_flow_drift(z, eps(z, torch::full({z.size(0)}, g, z.options()), labels), g, dg);
   };
   const double g0 = schedule_->gamma0().item<double>();
   const double log_alpha0 = 0.5 * log_alpha2(torch::full({}, g0, torch::kFloat64)).item<double>();

@@ -235,12 +235,6 @@ at::Tensor VdmModel::sample_classes(const at::Tensor& labels, double guidance) {
   return vdm_->sample(labels.size(0), o.sampler, o.sample_steps, labels, guidance);
 }
 
-std::string VdmModel::probability_flow_blocker() const {
-  if (classes() == 0) return {};
-  return "the probability-flow likelihood of a conditional vdm run is not implemented: use its "
-         "bound (bpd, −log p(x|y))";
-}
-
 bool VdmModel::gains_from_bf16() const {
   return is_image(vdm_->options()) && vdm_->options().net.architecture == "unet";
 }

@@ -49,13 +49,19 @@ OdeLikelihood ode_likelihood(train::GenerativeModel& model, const data::Dataset&
   const std::string blocker = model.probability_flow_blocker();
   if (!blocker.empty())
     throw Error("the ODE likelihood needs a probability-flow ODE, but " + blocker);
-  const train::ProbabilityFlow flow = model.probability_flow();
+  // A conditional model's flow is built per batch for its rows' classes: −log p(x|y).
+  const bool conditional = model.classes() > 0;
+  if (conditional && !test.labels.defined())
+    throw Error(
+        "the ODE likelihood of a conditional model needs the test examples' classes, "
+        "and this test set has none");
+  const train::ProbabilityFlow unconditional = model.probability_flow({});  // ∅ if conditional
   const int64_t n = o.examples > 0 ? std::min(o.examples, test.size()) : test.size();
   const int64_t d = test.dim();
   const bool bytes = eight_bit(test);
   OdeLikelihood r;
   r.unit = bytes ? "bpd" : "nats";
-  const bool variational = bytes && flow.dequantize;
+  const bool variational = bytes && unconditional.dequantize;
   r.dequantization = !bytes ? "none (continuous data)"
                      : variational
                          ? "variational, by the model's own q(z_0|x) and p(x|z_0): bpd = (-log "
@@ -72,7 +78,11 @@ OdeLikelihood ode_likelihood(train::GenerativeModel& model, const data::Dataset&
   const int64_t batches = (n + o.batch - 1) / o.batch;
   for (int64_t b = 0; b < batches; ++b) {
     const int64_t lo = b * o.batch, hi = std::min(n, lo + o.batch);
-    const at::Tensor x = data::gather(test, at::arange(lo, hi, at::kLong), device);
+    const at::Tensor idx = at::arange(lo, hi, at::kLong);
+    const at::Tensor x = data::gather(test, idx, device);
+    const train::ProbabilityFlow flow =
+        conditional ? model.probability_flow(test.labels.index_select(0, idx).to(device))
+                    : unconditional;
     int64_t nfe = 0;
     values.push_back(batch_values(flow, fo, x, bytes, variational, gen, nfe) /
                      (bytes ? static_cast<double>(d) * std::log(2.0) : 1.0));

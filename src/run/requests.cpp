@@ -265,8 +265,9 @@ json eval_run(const EvalRequest& r, const json& overrides,
                                                   c.model_options.value("guidance", 0.0), log);
   if (r.ode) {
     out["ode"] = ode_metric(*model, c, splits.test, r);
-    out["likelihoods"]["ode"] =
-        "estimate: the probability-flow ODE's log-density (ode.dequantization says how)";
+    out["likelihoods"]["ode"] = std::string("estimate: the probability-flow ODE's log-density") +
+                                (model->classes() > 0 ? " of p(x|y), y the example's class" : "") +
+                                " (ode.dequantization says how)";
   }
   out["run"] = r.run;
   out["precision"] = precision_name(precision);  // of the network forwards (bound and samples)

@@ -189,12 +189,13 @@ std::string ScoreModel::probability_flow_blocker() const {
 // BEYOND B4: the VE SDE dx = √(dσ²/dt) dw has the ODE dx/dt = −½ (dσ²/dt) s = −σσ′ s, and on the
 // geometric σ(t) = σ_L r^t (r = σ_1/σ_L) σ′ = σ log r. The network embeds log σ, so it takes the
 // continuous σ between its ladder's levels, as the pc and ode samplers already rely on.
-train::ProbabilityFlow ScoreModel::probability_flow() {
+train::ProbabilityFlow ScoreModel::probability_flow(const at::Tensor& labels) {
   if (!probability_flow_blocker().empty()) throw Error(probability_flow_blocker());
   const double lo = sigmas_.back(), hi = sigmas_.front(), log_r = std::log(hi / lo);
   train::ProbabilityFlow flow;
-  flow.drift = [this, lo, log_r](const at::Tensor& x, double t) {
+  flow.drift = [this, lo, log_r, labels](const at::Tensor& x, double t) {
     const double sigma = lo * std::exp(log_r * t);
+    const ConditionScope condition(*this, labels, 0.0);
     return ve_flow_drift(score(x, torch::full({x.size(0)}, sigma, x.options())), sigma, log_r);
   };
   flow.to_state = [](const at::Tensor& x) { return x; };

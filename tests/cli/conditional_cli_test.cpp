@@ -129,6 +129,19 @@ TEST_F(CliConditional, InpaintingWithAClassCompletesOnItsSide) {
   EXPECT_FALSE(fs::exists(dir_->file("in-up")));
 }
 
+// eval --ode on a conditional run estimates −log p(x|y) with each test point's own class
+// (VdmFlow.AConditionalFlowUsesEachRowsClass checks the class reaches ε̂), labelled so, and
+// finite.
+TEST_F(CliConditional, OdeLikelihoodIsOfTheClassGivenTheExample) {
+  const json ev = only_json_object(
+      deepgen({"eval", "--run", run_, "--max-batches", "1", "--ode", "--ode-examples", "128"}));
+  ASSERT_TRUE(ev.contains("ode")) << ev.dump();
+  EXPECT_NE(ev["likelihoods"]["ode"].get<std::string>().find("p(x|y)"), std::string::npos);
+  const double ode = ev["ode"]["nats"].get<double>();
+  EXPECT_TRUE(std::isfinite(ode));
+  EXPECT_EQ(ev["ode"]["examples"], 120);  // the whole test split: 10 % of 1200 points
+}
+
 TEST_F(CliConditional, ImpossibleRequestsAreOneLineErrorsAndWriteNothing) {
   const std::string out = dir_->file("none.csv");
   EXPECT_TRUE(

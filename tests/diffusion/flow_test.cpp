@@ -69,7 +69,7 @@ TEST(VdmFlow, TwoDimensionalModelDensityIntegratesToOne) {
     opt.step();
   }
   model.module().eval();
-  const train::ProbabilityFlow flow = model.probability_flow();
+  const train::ProbabilityFlow flow = model.probability_flow({});
   const at::Tensor axis = torch::linspace(-3.95, 3.95, 80);
   const auto grid = torch::meshgrid({axis, axis}, "ij");
   const at::Tensor x = torch::stack({grid[0].flatten(), grid[1].flatten()}, 1);
@@ -99,7 +99,7 @@ TEST(VdmFlow, VariationalDequantisationDrawsFromTheEncoder) {
   o.net.channels = {8, 16};
   o.net.blocks = 1;
   dd::VdmModel model(o);
-  const train::ProbabilityFlow flow = model.probability_flow();
+  const train::ProbabilityFlow flow = model.probability_flow({});
   ASSERT_TRUE(static_cast<bool>(flow.dequantize));
   const at::Tensor x = torch::randint(0, 256, {16, 1, 8, 8}).to(torch::kFloat) / 255.0;
   auto [z0, extra] = flow.dequantize(x);
@@ -109,6 +109,41 @@ TEST(VdmFlow, VariationalDequantisationDrawsFromTheEncoder) {
   EXPECT_LT((z0 - a0 * f).abs().max().item<double>(), 6 * std::sqrt(s2));  // within 6 σ_0
   const double per_dim = extra.mean().item<double>() / 64;
   EXPECT_NEAR(per_dim, -0.5 * (1 + std::log(2 * M_PI * s2)), 0.2);
+}
+
+// A conditional model's flow carries each row's class into ε̂: its drift equals the one built
+// from eps(z, γ, labels) by hand, and another class gives another drift once the weights are
+// drawn (the class table and the output layer start at zero, where every class gives ε̂ = 0).
+TEST(VdmFlow, AConditionalFlowUsesEachRowsClass) {
+  torch::manual_seed(4);
+  dd::VdmOptions o;
+  o.data_shape = {2};
+  o.net.architecture = "mlp";
+  o.net.hidden = 16;
+  o.net.layers = 2;
+  o.condition = nn::Conditioning{true, 2, 0.1, 0.0};
+  o.net.classes = 2;
+  dd::VdmModel model(o);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model.vdm()->parameters()) p.normal_(0.0, 0.5);
+  }
+  const at::Tensor z = torch::randn({4, 2});
+  const at::Tensor labels = torch::tensor({0, 1, 1, 0}, torch::kLong);
+  const at::Tensor drift = model.probability_flow(labels).drift(z, 0.5);
+  const double g = model.vdm()
+                       ->schedule()
+                       ->gamma_and_derivative(torch::full({1}, 0.5, kF64))
+                       .first.item<double>();
+  const double dg = model.vdm()
+                        ->schedule()
+                        ->gamma_and_derivative(torch::full({1}, 0.5, kF64))
+                        .second.item<double>();
+  const at::Tensor by_hand =
+      dd::vp_flow_drift(z, model.vdm()->eps(z, torch::full({4}, g, z.options()), labels), g, dg);
+  EXPECT_TRUE(torch::allclose(drift, by_hand, 1e-5, 1e-6));
+  const at::Tensor other = model.probability_flow(1 - labels).drift(z, 0.5);
+  EXPECT_GT((drift - other).abs().max().item<double>(), 1e-3);
 }
 
 }  // namespace

@@ -88,8 +88,9 @@ class VdmImpl : public torch::nn::Module {
   at::Tensor inpaint(const at::Tensor& x, const at::Tensor& mask, int64_t steps,
                      int64_t resample = 1, const at::Tensor& labels = {}, double guidance = 0.0);
   // The probability-flow ODE of the VP process in t (BEYOND B3): dz/dt = ½γ′(t)(σ_t ε̂ − σ_t² z),
-  // from z(0) = α_0·f(x) to the prior N(0, I) at t = 1 (flow.cpp).
-  train::ProbabilityFlow probability_flow();
+  // from z(0) = α_0·f(x) to the prior N(0, I) at t = 1 (flow.cpp); a conditional model's ε̂ of
+  // the classes `labels` (one per row; undefined: ∅).
+  train::ProbabilityFlow probability_flow(const at::Tensor& labels = {});
   NoiseSchedule& schedule() { return schedule_; }
   const VdmOptions& options() const { return options_; }
   int64_t dim() const;         // D: numbers per example
@@ -130,8 +131,10 @@ class VdmModel : public train::GenerativeModel {
   at::Tensor inpaint(const at::Tensor& x, const at::Tensor& mask,
                      const train::InpaintOptions& options) override;
   bool gains_from_bf16() const override;  // the image U-Net
-  std::string probability_flow_blocker() const override;
-  train::ProbabilityFlow probability_flow() override { return vdm_->probability_flow(); }
+  std::string probability_flow_blocker() const override { return {}; }
+  train::ProbabilityFlow probability_flow(const at::Tensor& labels) override {
+    return vdm_->probability_flow(labels);
+  }
   Vdm& vdm() { return vdm_; }
 
  private:

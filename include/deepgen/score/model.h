@@ -115,9 +115,10 @@ class ScoreModel : public train::GenerativeModel {
   // s_θ(x, σ), sigma (B); a conditional model's for the current labels and guidance.
   at::Tensor score(const at::Tensor& x, const at::Tensor& sigma);
   // ncsn only: the VE process's probability-flow ODE with σ(t) = σ_L (σ_1/σ_L)^t continuous
-  // (BEYOND B4), from x at σ_L (t = 0) to the prior N(c, σ_1² I) at t = 1.
+  // (BEYOND B4), from x at σ_L (t = 0) to the prior N(c, σ_1² I) at t = 1; a conditional
+  // model's score of the classes `labels` (one per row; undefined: ∅).
   std::string probability_flow_blocker() const override;
-  train::ProbabilityFlow probability_flow() override;
+  train::ProbabilityFlow probability_flow(const at::Tensor& labels) override;
   const std::vector<double>& sigmas() const { return sigmas_; }  // ncsn ladder, else {σ}
   // esm-kde: the reference set of the kernel density (the training data, in data units). Kept
   // in memory only (not a buffer: checkpoints stay small); loss/evaluate throw until it is set.

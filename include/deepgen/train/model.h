@@ -113,7 +113,9 @@ class GenerativeModel {
   virtual std::string probability_flow_blocker() const {
     return "a " + name() + " model has no probability-flow ODE";
   }
-  virtual ProbabilityFlow probability_flow() { return {}; }
+  // The flow; a conditional model's of the classes `labels`, one per row of the states it will
+  // be given (undefined: ∅), so its density is p(x|y).
+  virtual ProbabilityFlow probability_flow(const at::Tensor& /*labels*/) { return {}; }
   // Model's reconstruction of x, or an undefined tensor when the model has none.
   virtual at::Tensor reconstruct(const at::Tensor& /*x*/) { return {}; }
 };
