@@ -9,6 +9,7 @@
 
 #include "deepgen/diffusion/model.h"
 #include "deepgen/ode/likelihood.h"
+#include "diffusion/vdm_fixtures.h"
 
 namespace deepgen::testing {
 namespace {
@@ -53,12 +54,7 @@ TEST(VdmFlow, GaussianDataWithTheExactDenoiserGiveTheAnalyticLogDensity) {
 // variables and the map into the model's space are a density, not just numbers.
 TEST(VdmFlow, TwoDimensionalModelDensityIntegratesToOne) {
   torch::manual_seed(4);
-  dd::VdmOptions o;
-  o.data_shape = {2};
-  o.net.architecture = "mlp";
-  o.net.hidden = 32;
-  o.net.layers = 2;
-  dd::VdmModel model(o);
+  dd::VdmModel model(point_options());
   const at::Tensor centres = torch::tensor({{1.0f, 0.0f}, {-1.0f, 0.0f}});
   torch::optim::Adam opt(model.module().parameters(), 3e-3);
   for (int step = 0; step < 300; ++step) {
@@ -116,11 +112,7 @@ TEST(VdmFlow, VariationalDequantisationDrawsFromTheEncoder) {
 // drawn (the class table and the output layer start at zero, where every class gives ε̂ = 0).
 TEST(VdmFlow, AConditionalFlowUsesEachRowsClass) {
   torch::manual_seed(4);
-  dd::VdmOptions o;
-  o.data_shape = {2};
-  o.net.architecture = "mlp";
-  o.net.hidden = 16;
-  o.net.layers = 2;
+  dd::VdmOptions o = point_options();
   o.condition = nn::Conditioning{true, 2, 0.1, 0.0};
   o.net.classes = 2;
   dd::VdmModel model(o);
