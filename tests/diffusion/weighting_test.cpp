@@ -10,6 +10,7 @@
 #include "deepgen/diffusion/model.h"
 #include "deepgen/diffusion/schedule.h"
 #include "deepgen/diffusion/vdm.h"
+#include "diffusion/vdm_fixtures.h"
 
 namespace dd = deepgen::diffusion;
 
@@ -40,9 +41,7 @@ double exact_weighted_loss(const dd::LogSnrWeight& w, const at::Tensor& x) {
 
 // A VDM on 2-D points with a 16-unit, one-block MLP: enough to exercise the model's maps.
 dd::VdmOptions tiny_point_options() {
-  dd::VdmOptions o;
-  o.data_shape = {2};
-  o.net.architecture = "mlp";
+  dd::VdmOptions o = deepgen::testing::point_options();
   o.net.hidden = 16;
   o.net.layers = 1;
   return o;
@@ -123,7 +122,7 @@ TEST(Weighting, ProposalProportionalToTheWeightingHasConstantRatio) {
 TEST(Weighting, SigmoidAndEdmHaveTheirPublishedShapes) {
   auto l = torch::tensor({-5.0, 2.0, 10.0}, torch::kDouble);
   auto s = dd::sigmoid_weighting(l, 2.0);
-  EXPECT_NEAR(s[1].item<double>(), 0.5, 1e-12);                         // ℓ = b
+  EXPECT_NEAR(s[1].item<double>(), 0.5, 1e-12);                          // ℓ = b
   EXPECT_NEAR(s[2].item<double>(), 1.0 / (1.0 + std::exp(8.0)), 1e-12);  // e^{b−ℓ} tail
   // EDM at ℓ = 2.4 (its mode in log σ): N(0; 0, 2.4²)·(e^{−2.4} + ¼)/¼.
   const double at_mode = (std::exp(-2.4) + 0.25) / 0.25 / (2.4 * std::sqrt(2 * M_PI));
