@@ -42,11 +42,12 @@ struct LatentState {
   at::Tensor z, decoded, log_prior;
 };
 
-// z ~ N(mu, e^logvar) and its state; `labels`: a conditional model's classes (p(x|z, y)).
+// z ~ N(mu, e^logvar) and its state; `labels`: a conditional model's classes (p(x|z, y)). Only
+// the Metropolis chain reads log p(z) (with `latents` an MLP pass per layer): `with_prior`.
 LatentState propose(VaeImpl& vae, const at::Tensor& mu, const at::Tensor& logvar,
-                    const at::Tensor& labels) {
+                    const at::Tensor& labels, bool with_prior) {
   const at::Tensor z = mu + (0.5 * logvar).exp() * torch::randn_like(mu);
-  return {z, vae.decode(z, labels), vae.log_prior_over_upper_q(z)};
+  return {z, vae.decode(z, labels), with_prior ? vae.log_prior_over_upper_q(z) : at::Tensor()};
 }
 
 // The rows of `a` where `accept`, else those of `b`.
@@ -79,9 +80,9 @@ struct IndependenceChain {
     return vae.log_likelihood(x, s.decoded, known) + s.log_prior -
            gaussian_log_prob(s.z, mu, logvar).sum(1);
   }
-  LatentState start() const { return propose(vae, mu, logvar, labels); }
+  LatentState start() const { return propose(vae, mu, logvar, labels, true); }
   LatentState step(const LatentState& current) const {
-    const LatentState next = propose(vae, mu, logvar, labels);
+    const LatentState next = propose(vae, mu, logvar, labels, true);
     const at::Tensor log_ratio = log_weight(next) - log_weight(current);
     const at::Tensor accept = torch::rand_like(log_ratio).log() < log_ratio;
     return {pick(accept, next.z, current.z), pick(accept, next.decoded, current.decoded),
@@ -130,7 +131,7 @@ at::Tensor VaeModel::inpaint(const at::Tensor& x, const at::Tensor& mask,
     if (round <= warm) {
       if (round > 1) filled = at::where(known, xs, draw_data(*vae_, state.decoded));
       const auto [mu, logvar] = vae_->encode(filled, y);
-      state = propose(*vae_, mu, logvar, y);
+      state = propose(*vae_, mu, logvar, y, false);
     } else if (!chain) {
       chain.emplace(*vae_, xs, known, y, at::where(known, xs, vae_->mean_image(state.decoded)));
       state = chain->start();
