@@ -65,8 +65,8 @@ OptionTable<VdmOptions> make_table() {
   nn::add_condition_options(t, [](VdmOptions& o) -> nn::Conditioning& { return o.condition; });
   const unsigned all = kTrain | kSample | kEval;  // eval draws samples of points too
   t.add("sampler", &O::sampler,
-        "Sampler of the run's samples; ODE solvers of order 1 (ddim), 2 (dpm2, heun, dpmpp2m: "
-        "2+ steps) and 3 (dpm3)")
+        "Sampler of the run's samples: ancestral and dpmpp2m-sde (stochastic); ODE solvers of "
+        "order 1 (ddim), 2 (dpm2, heun, dpmpp2m: 2+ steps) and 3 (dpm3)")
       .choices(sampler_names())
       .commands(all);
   t.add("sample_steps", &O::sample_steps, "Sampling steps")

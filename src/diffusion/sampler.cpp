@@ -28,6 +28,13 @@ at::Tensor gamma_between(const at::Tensor& gamma_t, const at::Tensor& gamma_s, d
   return gamma_t - r * (gamma_t - gamma_s);
 }
 
+// D = (1 + 1/(2r)) x̂ − (1/(2r)) x̂_prev with r = h_prev/h: the multistep solvers' linear
+// extrapolation of x̂ in η (BEYOND B3); without an earlier x̂ (the first step) D = x̂.
+at::Tensor extrapolated(const at::Tensor& x_hat, const at::Tensor& h, const at::Tensor& x_hat_prev,
+                        const at::Tensor& h_prev) {
+  return x_hat_prev.defined() ? x_hat + h / (2 * h_prev) * (x_hat - x_hat_prev) : x_hat;
+}
+
 }  // namespace
 
 at::Tensor ancestral_step(const at::Tensor& z_t, const at::Tensor& eps_hat,
@@ -89,10 +96,21 @@ at::Tensor dpmpp_2m_step(const at::Tensor& z_t, const at::Tensor& x_hat, const a
                          const at::Tensor& h_prev) {
   const auto gt = per_example(gamma_t, z_t), gs = per_example(gamma_s, z_t);
   const auto h = 0.5 * (gt - gs);
-  // D = (1 + 1/(2r)) x̂ − (1/(2r)) x̂_prev with r = h_prev/h: a linear extrapolation of x̂ in η.
-  const auto d = x_hat_prev.defined() ? x_hat + h / (2 * h_prev) * (x_hat - x_hat_prev) : x_hat;
+  const auto d = extrapolated(x_hat, h, x_hat_prev, h_prev);
   return torch::exp(0.5 * (log_sigma2(gs) - log_sigma2(gt))) * z_t -
          alpha(gs) * torch::expm1(-h) * d;
+}
+
+at::Tensor dpmpp_2m_sde_step(const at::Tensor& z_t, const at::Tensor& x_hat,
+                             const at::Tensor& gamma_t, const at::Tensor& gamma_s,
+                             const at::Tensor& x_hat_prev, const at::Tensor& h_prev,
+                             const at::Tensor& noise) {
+  const auto gt = per_example(gamma_t, z_t), gs = per_example(gamma_s, z_t);
+  const auto h = 0.5 * (gt - gs);
+  const auto d = extrapolated(x_hat, h, x_hat_prev, h_prev);
+  const auto keep = -torch::expm1(-2 * h);  // 1 − e^{−2h}: the share of z_t the step re-draws
+  return torch::exp(0.5 * (log_sigma2(gs) - log_sigma2(gt)) - h) * z_t + alpha(gs) * keep * d +
+         sigma(gs) * keep.sqrt() * noise;
 }
 
 namespace {
@@ -104,6 +122,22 @@ struct StepState {
   at::Generator& gen;
   at::Tensor x_hat_prev, h_prev;
 };
+
+// A step of a multistep solver: x̂ at z_t, the update from it, then x̂ and the η-step kept for
+// the next step's extrapolation.
+template <class Update>
+at::Tensor multistep(const at::Tensor& z, const at::Tensor& gamma_t, const at::Tensor& gamma_s,
+                     StepState& st, Update update) {
+  auto x_hat = x_from_eps(z, st.eps(z, gamma_t), gamma_t);
+  auto z_s = update(x_hat);
+  st.x_hat_prev = x_hat;
+  st.h_prev = 0.5 * (per_example(gamma_t, z) - per_example(gamma_s, z));
+  return z_s;
+}
+
+at::Tensor standard_normal_like(const at::Tensor& z, at::Generator& gen) {
+  return at::randn(z.sizes(), gen, z.scalar_type()).to(z.device());
+}
 
 // One step z_t -> z_s of a sampler.
 using Step = at::Tensor (*)(const at::Tensor& z, const at::Tensor& gamma_t,
@@ -124,8 +158,7 @@ const std::vector<SamplerRow>& samplers() {
        [](const at::Tensor& z, const at::Tensor& gamma_t, const at::Tensor& gamma_s,
           StepState& st) {
          auto eps_hat = st.eps(z, gamma_t);
-         auto noise = at::randn(z.sizes(), st.gen, z.scalar_type()).to(z.device());
-         return ancestral_step(z, eps_hat, gamma_t, gamma_s, noise);
+         return ancestral_step(z, eps_hat, gamma_t, gamma_s, standard_normal_like(z, st.gen));
        },
        1, 1, 1},
       {"ddim",
@@ -144,13 +177,21 @@ const std::vector<SamplerRow>& samplers() {
       {"dpmpp2m",
        [](const at::Tensor& z, const at::Tensor& gamma_t, const at::Tensor& gamma_s,
           StepState& st) {
-         auto x_hat = x_from_eps(z, st.eps(z, gamma_t), gamma_t);
-         auto z_s = dpmpp_2m_step(z, x_hat, gamma_t, gamma_s, st.x_hat_prev, st.h_prev);
-         st.x_hat_prev = x_hat;
-         st.h_prev = 0.5 * (per_example(gamma_t, z) - per_example(gamma_s, z));
-         return z_s;
+         return multistep(z, gamma_t, gamma_s, st, [&](const at::Tensor& x_hat) {
+           return dpmpp_2m_step(z, x_hat, gamma_t, gamma_s, st.x_hat_prev, st.h_prev);
+         });
        },
        2, 1, 2},
+      // Stochastic: its order is the ancestral step's; one step is the ancestral step itself.
+      {"dpmpp2m-sde",
+       [](const at::Tensor& z, const at::Tensor& gamma_t, const at::Tensor& gamma_s,
+          StepState& st) {
+         return multistep(z, gamma_t, gamma_s, st, [&](const at::Tensor& x_hat) {
+           return dpmpp_2m_sde_step(z, x_hat, gamma_t, gamma_s, st.x_hat_prev, st.h_prev,
+                                    standard_normal_like(z, st.gen));
+         });
+       },
+       1, 1, 1},
       {"heun",
        [](const at::Tensor& z, const at::Tensor& gamma_t, const at::Tensor& gamma_s,
           StepState& st) { return heun_step(z, st.eps, gamma_t, gamma_s); },

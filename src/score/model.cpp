@@ -227,7 +227,7 @@ at::Tensor ScoreModel::annealed_samples(int64_t n) {
 at::Tensor ScoreModel::pc_samples(int64_t n) {
   const auto& o = options_;
   return pc_sampler(prior_start(n), noise_score(), sigma_grid(), o.corrector_steps(), o.snr(),
-                    c10::nullopt, o.final_denoise(), progress_);
+                    c10::nullopt, o.final_denoise(), progress_, o.predictor());
 }
 
 at::Tensor ScoreModel::ode_samples(int64_t n) {

@@ -52,6 +52,11 @@ OptionTable<ScoreOptions> make_table() {
         "ncsn pc / ode sampling: steps of the geometric σ grid from σ_1 down to σ_L")
       .min(1)
       .commands(all);
+  t.add("predictor", &O::predictor,
+        "ncsn pc sampling: reverse-diffusion | ancestral (the exact posterior step) | dpmpp2m-sde "
+        "(SDE-DPM-Solver++(2M), second order)")
+      .choices(predictor_names())
+      .commands(all);
   t.add("corrector_steps", &O::corrector_steps,
         "ncsn pc sampling: Langevin corrector steps after each predictor step (0: none)")
       .min(0)

@@ -68,7 +68,68 @@ OdeStep find_solver(const std::string& name) {
               "' is unknown: use " + names);
 }
 
+// What a predictor step may use besides x and its two σ: the multistep predictor keeps the
+// previous step's Tweedie estimate and log-σ step.
+struct PredictorState {
+  const NoiseScoreFn& score;
+  OptGenerator gen;
+  at::Tensor d_prev;
+  double h_prev = 0;
+};
+
+using PredictorStep = at::Tensor (*)(const at::Tensor& x, double sigma, double sigma_next,
+                                     PredictorState& st);
+
+at::Tensor dpmpp_2m_sde_ve_step(const at::Tensor& x, double sigma, double sigma_next,
+                                PredictorState& st) {
+  const double h = std::log(sigma / sigma_next), q = sigma_next * sigma_next / (sigma * sigma);
+  const at::Tensor d = x + sigma * sigma * st.score(x, sigma_column(x, sigma));
+  const at::Tensor d_ex = st.d_prev.defined() ? d + h / (2 * st.h_prev) * (d - st.d_prev) : d;
+  st.d_prev = d;
+  st.h_prev = h;
+  return q * x + (1 - q) * d_ex +
+         sigma_next * std::sqrt(1 - q) * at::randn(x.sizes(), st.gen, x.options());
+}
+
+// The predictors by name: a new predictor is its step function and one row here.
+const std::vector<std::pair<std::string, PredictorStep>>& predictors() {
+  static const std::vector<std::pair<std::string, PredictorStep>> table{
+      {"reverse-diffusion",
+       [](const at::Tensor& x, double sigma, double sigma_next, PredictorState& st) {
+         return reverse_diffusion_step(x, st.score, sigma, sigma_next, st.gen);
+       }},
+      {"ancestral",
+       [](const at::Tensor& x, double sigma, double sigma_next, PredictorState& st) {
+         return ancestral_ve_step(x, st.score, sigma, sigma_next, st.gen);
+       }},
+      {"dpmpp2m-sde", &dpmpp_2m_sde_ve_step},
+  };
+  return table;
+}
+
+PredictorStep find_predictor(const std::string& name) {
+  for (const auto& [n, step] : predictors())
+    if (n == name) return step;
+  std::string names;
+  for (const auto& n : predictor_names()) names += (names.empty() ? "" : ", ") + n;
+  throw Error("pc_sampler: " + option_ref("score", "predictor") + " '" + name +
+              "' is unknown: use " + names);
+}
+
 }  // namespace
+
+std::vector<std::string> predictor_names() {
+  std::vector<std::string> names;
+  for (const auto& [n, step] : predictors()) names.push_back(n);
+  return names;
+}
+
+at::Tensor ancestral_ve_step(const at::Tensor& x, const NoiseScoreFn& score, double sigma,
+                             double sigma_next, OptGenerator gen) {
+  const double variance = sigma * sigma - sigma_next * sigma_next;
+  const at::Tensor drift = x + variance * score(x, sigma_column(x, sigma));
+  return drift + sigma_next * std::sqrt(variance) / sigma * at::randn(x.sizes(), gen, x.options());
+}
 
 at::Tensor reverse_diffusion_step(const at::Tensor& x, const NoiseScoreFn& score, double sigma,
                                   double sigma_next, OptGenerator gen) {
@@ -90,8 +151,10 @@ at::Tensor langevin_corrector_step(const at::Tensor& x, const NoiseScoreFn& scor
 
 at::Tensor pc_sampler(const at::Tensor& x0, const NoiseScoreFn& score,
                       const std::vector<double>& sigmas, int64_t corrector_steps, double snr,
-                      OptGenerator gen, bool final_denoise, const StepCallback& callback) {
+                      OptGenerator gen, bool final_denoise, const StepCallback& callback,
+                      const std::string& predictor) {
   check_grid(sigmas, "pc_sampler");
+  const PredictorStep predict = find_predictor(predictor);
   if (!(snr > 0) || !std::isfinite(snr))
     throw Error("pc_sampler: " + option_ref("score", "snr") + " must be positive and finite");
   if (corrector_steps < 0)
@@ -100,8 +163,9 @@ at::Tensor pc_sampler(const at::Tensor& x0, const NoiseScoreFn& score,
   const int64_t total = levels * (1 + corrector_steps);
   at::Tensor x = x0;
   int64_t done = 0;
+  PredictorState state{score, gen};
   for (int64_t i = 0; i < levels; ++i) {
-    x = reverse_diffusion_step(x, score, sigmas[i], sigmas[i + 1], gen);
+    x = predict(x, sigmas[i], sigmas[i + 1], state);
     if (callback) callback(++done, total, x);
     for (int64_t j = 0; j < corrector_steps; ++j) {
       x = langevin_corrector_step(x, score, sigmas[i + 1], snr, gen);

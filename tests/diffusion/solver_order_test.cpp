@@ -146,6 +146,7 @@ TEST(SolverOrder, CostsAreTheNetworkEvaluationsOfTheTable) {
   EXPECT_EQ(dd::sampler_nfe("dpm3", 10), 30);
   EXPECT_EQ(dd::sampler_nfe("dpmpp2m", 10), 10);
   EXPECT_EQ(dd::sampler_nfe("heun", 10), 20);
+  EXPECT_EQ(dd::sampler_nfe("dpmpp2m-sde", 10), 10);
   // The loop calls the network exactly that often.
   const Gaussian data = gaussian();
   auto z1 = torch::tensor({{1.3, -0.8, 0.4}}, torch::kFloat64);
@@ -190,7 +191,7 @@ TEST(SolverOrder, BadSamplersAndTooFewStepsAreOneLineErrorsNamingTheOption) {
   EXPECT_NE(few.find(">= 2"), std::string::npos) << few;
   for (const auto& message : {unknown, few}) EXPECT_EQ(message.find('\n'), std::string::npos);
   // One step is a genuine step of the singlestep solvers.
-  for (const char* solver : {"ddim", "dpm2", "dpm3", "heun"})
+  for (const char* solver : {"ancestral", "ddim", "dpm2", "dpm3", "dpmpp2m-sde", "heun"})
     EXPECT_EQ(error_of([&] { dd::sample_loop(solver, eps, gammas(1), z, gen); }), "") << solver;
   // Options are checked before any sampling.
   dd::VdmOptions o;

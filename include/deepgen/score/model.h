@@ -49,9 +49,10 @@ struct ScoreOptions {
   // starting from the VE prior N(c, σ_1²I), c the centre of the annealed start box.
   TORCH_ARG(std::string, sampler) = "annealed";
   TORCH_ARG(int64_t, sigma_steps) = 100;
-  TORCH_ARG(int64_t, corrector_steps) = 1;      // pc: Langevin corrector steps per σ
-  TORCH_ARG(double, snr) = 0.16;                // pc: corrector signal-to-noise ratio r
-  TORCH_ARG(std::string, ode_solver) = "heun";  // ode: euler | heun
+  TORCH_ARG(std::string, predictor) = "reverse-diffusion";  // pc: its predictor step (sde.h)
+  TORCH_ARG(int64_t, corrector_steps) = 1;                  // pc: Langevin corrector steps per σ
+  TORCH_ARG(double, snr) = 0.16;                            // pc: corrector signal-to-noise ratio r
+  TORCH_ARG(std::string, ode_solver) = "heun";              // ode: euler | heun
   TORCH_ARG(bool, final_denoise) = true;  // Tweedie step x + σ²·s(x, σ) at the smallest σ
   TORCH_ARG(double, init_box) = 8.0;      // points: chains start uniform in [−b, b]^D
   // Class labels (issue 15): ncsn with the unet only; its U-Net embeds the class.
