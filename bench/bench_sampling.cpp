@@ -29,8 +29,9 @@ struct Solver {
 };
 
 // Row 0, the baseline, is the ancestral sampler at the quality ladder's 50 steps.
-const Solver kVdmSolvers[] = {{"ancestral", 50}, {"ddim", 50}, {"dpmpp2m", 20},    {"dpm2", 10},
-                              {"dpm3", 16},      {"heun", 10}, {"ancestral", 1000}};
+const Solver kVdmSolvers[] = {{"ancestral", 50},   {"ddim", 50},       {"dpmpp2m", 20},
+                              {"dpmpp2m-sde", 20}, {"dpm2", 10},       {"dpm3", 16},
+                              {"heun", 10},        {"ancestral", 1000}};
 
 // Sets one thread and the precision auto resolves to for a model; returns its name.
 std::string set_auto_precision(bool network_gains) {

@@ -17,8 +17,9 @@ from . import safetensors, score, vae, vdm
 SAMPLING_OPTIONS = {
     "vae": (),
     "vdm": ("sampler", "sample_steps", "sample_grid"),
-    "score": ("sampler", "steps_per_level", "sample_eps", "sigma_steps", "corrector_steps",
-              "snr", "ode_solver", "langevin_steps", "step_size", "final_denoise", "init_box"),
+    "score": ("sampler", "steps_per_level", "sample_eps", "sigma_steps", "predictor",
+              "corrector_steps", "snr", "ode_solver", "langevin_steps", "step_size",
+              "final_denoise", "init_box"),
 }
 
 

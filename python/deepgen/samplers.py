@@ -1,7 +1,7 @@
 """The samplers of the VDM and of the score models, step for step as deepgen runs them.
 
 VDM (mirrors src/diffusion/sampler.cpp): one step z_t -> z_s per sampler (ancestral, ddim,
-dpm2, dpm3, dpmpp2m, heun) over a grid of γ values, run by sample_loop.
+dpm2, dpm3, dpmpp2m, dpmpp2m-sde, heun) over a grid of γ values, run by sample_loop.
 Score models (mirrors src/score/langevin.cpp and src/score/sde.cpp): Langevin, annealed
 Langevin (NCSN), the VE-SDE predictor-corrector sampler and the probability-flow ODE.
 
@@ -68,17 +68,32 @@ def _dpm3(z, gamma_t, gamma_s, state):
     return _dpm_solver1(z, eps_t, gt, gs) - sigma(gs) / r2 * phi(h) * d2
 
 
-def _dpmpp2m(z, gamma_t, gamma_s, state):
+def _multistep(z, gamma_t, gamma_s, state, update):
+    """x̂ at z_t, update(x̂, D, h, gt, gs) with D the extrapolated x̂, then x̂ and h kept."""
     x_hat = x_from_eps(z, state["eps"](z, gamma_t), gamma_t)
     gt, gs = per_example(gamma_t, z), per_example(gamma_s, z)
     h = 0.5 * (gt - gs)
     prev, h_prev = state.get("x_hat_prev"), state.get("h_prev")
-    # D: x̂ linearly extrapolated in η from the step before; the first step has none (DDIM).
+    # D: x̂ linearly extrapolated in η from the step before; the first step has none.
     d = x_hat + h / (2 * h_prev) * (x_hat - prev) if prev is not None else x_hat
-    z_s = torch.exp(0.5 * (log_sigma2(gs) - log_sigma2(gt))) * z - alpha(gs) * torch.expm1(-h) * d
+    z_s = update(d, h, gt, gs)
     state["x_hat_prev"] = x_hat
-    state["h_prev"] = 0.5 * (per_example(gamma_t, z) - per_example(gamma_s, z))
+    state["h_prev"] = h
     return z_s
+
+
+def _dpmpp2m(z, gamma_t, gamma_s, state):
+    return _multistep(z, gamma_t, gamma_s, state, lambda d, h, gt, gs: (
+        torch.exp(0.5 * (log_sigma2(gs) - log_sigma2(gt))) * z - alpha(gs) * torch.expm1(-h) * d))
+
+
+def _dpmpp2m_sde(z, gamma_t, gamma_s, state):
+    def update(d, h, gt, gs):
+        noise = torch.randn(z.shape, dtype=z.dtype).to(z.device)  # the CPU generator, as C++
+        keep = -torch.expm1(-2 * h)
+        return (torch.exp(0.5 * (log_sigma2(gs) - log_sigma2(gt)) - h) * z + alpha(gs) * keep * d
+                + sigma(gs) * keep.sqrt() * noise)
+    return _multistep(z, gamma_t, gamma_s, state, update)
 
 
 def _heun(z, gamma_t, gamma_s, state):
@@ -99,6 +114,7 @@ VDM_SAMPLERS = {
     "dpm2": (_dpm2, 2, 1),
     "dpm3": (_dpm3, 3, 1),
     "dpmpp2m": (_dpmpp2m, 1, 2),
+    "dpmpp2m-sde": (_dpmpp2m_sde, 1, 1),
     "heun": (_heun, 2, 1),
 }
 
@@ -183,6 +199,34 @@ def reverse_diffusion_step(x, score, s, s_next):
     return drift + math.sqrt(variance) * torch.randn(x.shape, dtype=x.dtype, device=x.device)
 
 
+def ancestral_ve_step(x, score, s, s_next):
+    """The VE process's exact posterior step given x + σ²s: reverse diffusion with noise σ'√(1 − σ'²/σ²)."""
+    variance = s * s - s_next * s_next
+    drift = x + variance * score(x, _full(x, s))
+    return drift + (s_next * math.sqrt(variance) / s) * torch.randn(x.shape, dtype=x.dtype,
+                                                                     device=x.device)
+
+
+def _dpmpp2m_sde_ve(x, score, s, s_next, state):
+    """SDE-DPM-Solver++(2M) in the VE process: the ancestral step on the extrapolated D."""
+    h, q = math.log(s / s_next), s_next * s_next / (s * s)
+    d = x + s * s * score(x, _full(x, s))
+    prev = state.get("d_prev")
+    d_ex = d + h / (2 * state["h_prev"]) * (d - prev) if prev is not None else d
+    state["d_prev"], state["h_prev"] = d, h
+    return q * x + (1 - q) * d_ex + s_next * math.sqrt(1 - q) * torch.randn(
+        x.shape, dtype=x.dtype, device=x.device)
+
+
+# score/sde.cpp's predictors: name -> step(x, score, σ, σ', state).
+PREDICTORS = {
+    "reverse-diffusion": lambda x, score, s, s_next, state: reverse_diffusion_step(x, score, s,
+                                                                                   s_next),
+    "ancestral": lambda x, score, s, s_next, state: ancestral_ve_step(x, score, s, s_next),
+    "dpmpp2m-sde": _dpmpp2m_sde_ve,
+}
+
+
 def langevin_corrector_step(x, score, s, snr):
     """Song et al. 2021, Alg. 4: one ε per step from the batch-mean norms of s and z."""
     sc = score(x, _full(x, s))
@@ -195,12 +239,17 @@ def langevin_corrector_step(x, score, s, snr):
     return x + eps * sc + math.sqrt(2.0 * eps) * z
 
 
-def pc_sampler(x, score, sigmas, corrector_steps, snr, final_denoise=True):
+def pc_sampler(x, score, sigmas, corrector_steps, snr, final_denoise=True,
+               predictor="reverse-diffusion"):
     _check_grid(sigmas, "pc_sampler")
     if not (snr > 0 and math.isfinite(snr)) or corrector_steps < 0:
         raise ValueError("pc_sampler: snr must be positive and corrector_steps >= 0")
+    if predictor not in PREDICTORS:
+        raise ValueError("pc_sampler: unknown predictor '%s': use %s"
+                         % (predictor, ", ".join(PREDICTORS)))
+    predict, state = PREDICTORS[predictor], {}
     for i in range(len(sigmas) - 1):
-        x = reverse_diffusion_step(x, score, sigmas[i], sigmas[i + 1])
+        x = predict(x, score, sigmas[i], sigmas[i + 1], state)
         for _ in range(corrector_steps):
             x = langevin_corrector_step(x, score, sigmas[i + 1], snr)
     return tweedie_denoise(x, score, sigmas[-1]) if final_denoise else x

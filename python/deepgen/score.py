@@ -28,8 +28,8 @@ def default_options(data_shape):
         "patch": 2, "fourier": [6, 7], "dropout": 0.0,
         "steps_per_level": 100, "sample_eps": 2e-5 if image else 2.5e-4,
         "langevin_steps": 1000, "step_size": 1e-3, "sampler": "annealed", "sigma_steps": 100,
-        "corrector_steps": 1, "snr": 0.16, "ode_solver": "heun", "final_denoise": True,
-        "init_box": 8.0,
+        "corrector_steps": 1, "predictor": "reverse-diffusion", "snr": 0.16, "ode_solver": "heun",
+        "final_denoise": True, "init_box": 8.0,
     }
 
 
@@ -176,7 +176,8 @@ class ScoreModel:
                     x = x + o["sigma"] * o["sigma"] * net(x)
         elif o["sampler"] == "pc":
             x = samplers.pc_sampler(self._prior_start(n), self.score, self._sigma_grid(),
-                                    o["corrector_steps"], o["snr"], o["final_denoise"])
+                                    o["corrector_steps"], o["snr"], o["final_denoise"],
+                                    o["predictor"])
         elif o["sampler"] == "ode":
             x = samplers.probability_flow_ode(self._prior_start(n), self.score,
                                               self._sigma_grid(), o["ode_solver"],

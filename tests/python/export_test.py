@@ -57,7 +57,7 @@ MNIST_RUNS = {
                   "--sample-steps", "3"],
                  [([], {}), (["--precision", "bf16"], {"precision": "bf16"})]
                  + [(["--sampler", s, "--steps", "2"], {"sampler": s, "steps": 2})
-                    for s in ("ddim", "dpm2", "dpm3", "dpmpp2m", "heun")]),
+                    for s in ("ddim", "dpm2", "dpm3", "dpmpp2m", "dpmpp2m-sde", "heun")]),
     "score_unet": (["score", "--data", "mnist", "--steps", "3", "--batch", "8", *UNET,
                     "--sigma-begin", "1", "--num-sigmas", "2", "--sample-eps", "2e-5",
                     "--steps-per-level", "2"],
@@ -65,7 +65,12 @@ MNIST_RUNS = {
                     (["--sampler", "pc", "--sigma-steps", "2"], {"sampler": "pc", "steps": 2}),
                     (["--sampler", "ode", "--sigma-steps", "2"], {"sampler": "ode", "steps": 2}),
                     (["--sampler", "ode", "--sigma-steps", "2", "--ode-solver", "euler"],
-                     {"sampler": "ode", "steps": 2, "ode_solver": "euler"})]),
+                     {"sampler": "ode", "steps": 2, "ode_solver": "euler"})]
+                   # The trained default is pc with dpmpp2m-sde (adapt); the other predictors:
+                   + [(["--sampler", "pc", "--sigma-steps", "3", "--predictor", p,
+                        "--corrector-steps", "1"],
+                       {"sampler": "pc", "steps": 3, "predictor": p, "corrector_steps": 1})
+                      for p in ("reverse-diffusion", "ancestral")]),
     "score_small_unet": (["score", "--data", "mnist", "--steps", "3", "--batch", "8",
                           "--arch", "small-unet", "--channels", "4,8", "--sigma-begin", "1",
                           "--num-sigmas", "2", "--sample-eps", "2e-5", "--steps-per-level", "2"],

@@ -164,7 +164,7 @@ data::Dataset images(int64_t n) {
 TEST(LadderAdapt, FillsTheLadderOfAnImageRunFromTheData) {
   const data::Dataset train = images(200);
   train::TrainOptions trainer;
-  nlohmann::json given = {{"sigma_end", 0.02}};
+  nlohmann::json given = {{"sigma_end", 0.02}, {"sampler", "annealed"}};
   const auto notes = score_family().adapt(given, train, trainer);
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_NE(notes[0].find("NCSNv2"), std::string::npos) << notes[0];
@@ -186,12 +186,13 @@ TEST(LadderAdapt, FillsTheLadderOfAnImageRunFromTheData) {
 TEST(LadderAdapt, KeepsWhatTheUserGave) {
   const data::Dataset train = images(50);
   train::TrainOptions trainer;
-  const nlohmann::json old = {{"sigma_begin", 1.0}, {"num_sigmas", 10}, {"sample_eps", 2e-5}};
+  const nlohmann::json old = {
+      {"sigma_begin", 1.0}, {"num_sigmas", 10}, {"sample_eps", 2e-5}, {"sampler", "annealed"}};
   nlohmann::json given = old;
   EXPECT_TRUE(score_family().adapt(given, train, trainer).empty());
   EXPECT_EQ(given, old);
   // σ_1 given: L from the rule at that σ_1, the default σ_L = 0.01, and T = 100 stays given.
-  given = {{"sigma_begin", 2.0}, {"steps_per_level", 100}};
+  given = {{"sigma_begin", 2.0}, {"steps_per_level", 100}, {"sampler", "ode"}};
   ASSERT_EQ(score_family().adapt(given, train, trainer).size(), 1u);
   EXPECT_DOUBLE_EQ(given.at("sigma_begin").get<double>(), 2.0);
   EXPECT_EQ(given.at("num_sigmas").get<int64_t>(), ladder_length(2.0, 0.01, ladder_ratio(64)));
@@ -205,6 +206,27 @@ TEST(LadderAdapt, KeepsWhatTheUserGave) {
   given = nlohmann::json::object();
   EXPECT_TRUE(score_family().adapt(given, points, trainer).empty());
   EXPECT_TRUE(given.empty());
+}
+
+// An image run whose sampler the user left out samples by the reverse SDE at 100 evaluations
+// (the measured best); a given sampler or predictor stays, and what adapt wrote validates.
+TEST(LadderAdapt, ImageRunsDefaultToTheMeasuredSampler) {
+  const data::Dataset train = images(50);
+  train::TrainOptions trainer;
+  nlohmann::json given = {{"sigma_begin", 1.0}, {"num_sigmas", 10}, {"sample_eps", 2e-5}};
+  const auto notes = score_family().adapt(given, train, trainer);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("reverse SDE"), std::string::npos) << notes[0];
+  EXPECT_EQ(given.at("sampler"), "pc");
+  EXPECT_EQ(given.at("predictor"), "dpmpp2m-sde");
+  EXPECT_EQ(given.at("corrector_steps"), 0);
+  EXPECT_EQ(given.at("sigma_steps"), 99);
+  const nlohmann::json resolved = score_family().resolve(given, train.sample_shape());
+  EXPECT_EQ(resolved.at("sampler"), "pc");
+  given = {{"predictor", "ancestral"}, {"corrector_steps", 1}};
+  score_family().adapt(given, train, trainer);
+  EXPECT_EQ(given.at("predictor"), "ancestral");
+  EXPECT_EQ(given.at("corrector_steps"), 1);
 }
 
 }  // namespace

@@ -223,6 +223,7 @@ TEST(ScoreOptions, JsonRoundTripAndPerDataDefaults) {
                              .step_size(0.05)
                              .sigma_steps(20)
                              .corrector_steps(2)
+                             .predictor("ancestral")
                              .snr(0.1)
                              .ode_solver("euler")
                              .final_denoise(false)
@@ -233,9 +234,10 @@ TEST(ScoreOptions, JsonRoundTripAndPerDataDefaults) {
   EXPECT_EQ(back.hidden(), (std::vector<int64_t>{32, 16}));
   EXPECT_FALSE(back.final_denoise());
   EXPECT_EQ(back.ode_solver(), "euler");
+  EXPECT_EQ(back.predictor(), "ancestral");
   // Every option is written (a key missing from to_json would silently reset on reload); the
   // four conditioning options (nn/condition.h) are among them.
-  EXPECT_EQ(nlohmann::json::parse(json).size(), 30u);
+  EXPECT_EQ(nlohmann::json::parse(json).size(), 31u);
 }
 
 void expect_error(const std::string& json, std::vector<int64_t> shape, const std::string& needle) {
