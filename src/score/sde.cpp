@@ -28,6 +28,28 @@ void check_grid(const std::vector<double>& sigmas, const char* who) {
   }
 }
 
+template <class Step>
+using NamedSteps = std::vector<std::pair<std::string, Step>>;
+
+template <class Step>
+std::vector<std::string> names_of(const NamedSteps<Step>& table) {
+  std::vector<std::string> names;
+  for (const auto& [n, step] : table) names.push_back(n);
+  return names;
+}
+
+// The row `name` of a step table, or an error from `who` naming `option` and the choices.
+template <class Step>
+Step find_step(const NamedSteps<Step>& table, const std::string& name, const char* who,
+               const char* option) {
+  for (const auto& [n, step] : table)
+    if (n == name) return step;
+  std::string names;
+  for (const auto& n : names_of(table)) names += (names.empty() ? "" : ", ") + n;
+  throw Error(std::string(who) + ": " + option_ref("score", option) + " '" + name +
+              "' is unknown: use " + names);
+}
+
 // dx/dσ of the probability-flow ODE: −σ·s(x, σ) (= (x − D(x))/σ, D the Tweedie denoiser).
 at::Tensor pf_ode_slope(const at::Tensor& x, const NoiseScoreFn& score, double sigma) {
   return -sigma * score(x, sigma_column(x, sigma));
@@ -51,21 +73,12 @@ at::Tensor heun_step(const at::Tensor& x, const NoiseScoreFn& score, double sigm
 }
 
 // The ODE solvers by name: a new solver is its step function and one row here.
-const std::vector<std::pair<std::string, OdeStep>>& ode_solvers() {
-  static const std::vector<std::pair<std::string, OdeStep>> table{
+const NamedSteps<OdeStep>& ode_solvers() {
+  static const NamedSteps<OdeStep> table{
       {"euler", &euler_step},
       {"heun", &heun_step},
   };
   return table;
-}
-
-OdeStep find_solver(const std::string& name) {
-  for (const auto& [n, step] : ode_solvers())
-    if (n == name) return step;
-  std::string names;
-  for (const auto& n : ode_solver_names()) names += (names.empty() ? "" : ", ") + n;
-  throw Error("probability_flow_ode: " + option_ref("score", "ode_solver") + " '" + name +
-              "' is unknown: use " + names);
 }
 
 // What a predictor step may use besides x and its two σ: the multistep predictor keeps the
@@ -92,8 +105,8 @@ at::Tensor dpmpp_2m_sde_ve_step(const at::Tensor& x, double sigma, double sigma_
 }
 
 // The predictors by name: a new predictor is its step function and one row here.
-const std::vector<std::pair<std::string, PredictorStep>>& predictors() {
-  static const std::vector<std::pair<std::string, PredictorStep>> table{
+const NamedSteps<PredictorStep>& predictors() {
+  static const NamedSteps<PredictorStep> table{
       {"reverse-diffusion",
        [](const at::Tensor& x, double sigma, double sigma_next, PredictorState& st) {
          return reverse_diffusion_step(x, st.score, sigma, sigma_next, st.gen);
@@ -107,22 +120,9 @@ const std::vector<std::pair<std::string, PredictorStep>>& predictors() {
   return table;
 }
 
-PredictorStep find_predictor(const std::string& name) {
-  for (const auto& [n, step] : predictors())
-    if (n == name) return step;
-  std::string names;
-  for (const auto& n : predictor_names()) names += (names.empty() ? "" : ", ") + n;
-  throw Error("pc_sampler: " + option_ref("score", "predictor") + " '" + name +
-              "' is unknown: use " + names);
-}
-
 }  // namespace
 
-std::vector<std::string> predictor_names() {
-  std::vector<std::string> names;
-  for (const auto& [n, step] : predictors()) names.push_back(n);
-  return names;
-}
+std::vector<std::string> predictor_names() { return names_of(predictors()); }
 
 at::Tensor ancestral_ve_step(const at::Tensor& x, const NoiseScoreFn& score, double sigma,
                              double sigma_next, OptGenerator gen) {
@@ -154,7 +154,7 @@ at::Tensor pc_sampler(const at::Tensor& x0, const NoiseScoreFn& score,
                       OptGenerator gen, bool final_denoise, const StepCallback& callback,
                       const std::string& predictor) {
   check_grid(sigmas, "pc_sampler");
-  const PredictorStep predict = find_predictor(predictor);
+  const PredictorStep predict = find_step(predictors(), predictor, "pc_sampler", "predictor");
   if (!(snr > 0) || !std::isfinite(snr))
     throw Error("pc_sampler: " + option_ref("score", "snr") + " must be positive and finite");
   if (corrector_steps < 0)
@@ -175,17 +175,13 @@ at::Tensor pc_sampler(const at::Tensor& x0, const NoiseScoreFn& score,
   return final_denoise ? tweedie_denoise(x, score, sigmas.back()) : x;
 }
 
-std::vector<std::string> ode_solver_names() {
-  std::vector<std::string> names;
-  for (const auto& [n, step] : ode_solvers()) names.push_back(n);
-  return names;
-}
+std::vector<std::string> ode_solver_names() { return names_of(ode_solvers()); }
 
 at::Tensor probability_flow_ode(const at::Tensor& x0, const NoiseScoreFn& score,
                                 const std::vector<double>& sigmas, const std::string& solver,
                                 bool final_denoise, const StepCallback& callback) {
   check_grid(sigmas, "probability_flow_ode");
-  const OdeStep step = find_solver(solver);
+  const OdeStep step = find_step(ode_solvers(), solver, "probability_flow_ode", "ode_solver");
   const int64_t total = static_cast<int64_t>(sigmas.size()) - 1;
   at::Tensor x = x0;
   for (int64_t i = 0; i < total; ++i) {
