@@ -44,7 +44,9 @@ FAMILIES = {
     },
     "vdm-sigmoid": {
         "train": VDM_RECIPE + ["--weighting", "sigmoid", "--proposal", "weighting"],
-        "samplers": [(["--sampler", "dpmpp2m", "--steps", "20"], "dpmpp2m-20", 20)],
+        # The ODE solver at 20 evaluations and its stochastic form (SDE-DPM-Solver++(2M)).
+        "samplers": [(["--sampler", "dpmpp2m", "--steps", "20"], "dpmpp2m-20", 20),
+                     (["--sampler", "dpmpp2m-sde", "--steps", "20"], "dpmpp2m-sde-20", 20)],
         "objective": "sigmoid(2 − ℓ), p ∝ w",
     },
     # The ELBO recipe with bf16 networks (--precision, issue 17): its bound against vdm-elbo's
@@ -64,7 +66,10 @@ FAMILIES = {
         "samplers": [(["--sampler", "pc", "--sigma-steps", "49", "--corrector-steps", "1"],
                       "pc-49x2", 99),
                      (["--sampler", "ode", "--ode-solver", "heun", "--sigma-steps", "49"],
-                      "ode-heun-49", 99)],
+                      "ode-heun-49", 99),
+                     # The image default since 2026-12-03 (docs/score.md).
+                     (["--sampler", "pc", "--sigma-steps", "99", "--corrector-steps", "0",
+                       "--predictor", "dpmpp2m-sde"], "pc-99-dpmpp2m-sde", 100)],
         "objective": "DSM over the σ ladder",
         # Its test loss visits every one of the ladder's levels (95 on MNIST) for each image: two
         # batches (1000 test images) measure it; the FID uses its own 1000 samples.
