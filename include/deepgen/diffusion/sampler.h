@@ -42,7 +42,7 @@ at::Tensor heun_step(const at::Tensor& z_t, const EpsFn& eps, const at::Tensor& 
 at::Tensor dpmpp_2m_step(const at::Tensor& z_t, const at::Tensor& x_hat, const at::Tensor& gamma_t,
                          const at::Tensor& gamma_s, const at::Tensor& x_hat_prev,
                          const at::Tensor& h_prev);
-// SDE-DPM-Solver++(2M) (Lu et al. 2022b, App. / diffusers' "sde-dpmsolver++" midpoint form): the
+// SDE-DPM-Solver++(2M) (Lu et al. 2022b; diffusers' "sde-dpmsolver++", midpoint form): the
 // same extrapolated D inside the exact posterior step of the VP SDE,
 // z_s = (σ_s/σ_t) e^{−h} z_t + α_s (1 − e^{−2h}) D + σ_s √(1 − e^{−2h}) · noise. With D = x̂ (the
 // first step) it is the ancestral step: the noise re-draws what the network got wrong earlier,
@@ -52,8 +52,8 @@ at::Tensor dpmpp_2m_sde_step(const at::Tensor& z_t, const at::Tensor& x_hat,
                              const at::Tensor& x_hat_prev, const at::Tensor& h_prev,
                              const at::Tensor& noise);
 
-std::vector<std::string>
-sampler_names();  // ancestral, ddim, dpm2, dpm3, dpmpp2m, dpmpp2m-sde, heun
+// ancestral, ddim, dpm2, dpm3, dpmpp2m, dpmpp2m-sde, heun
+std::vector<std::string> sampler_names();
 int sampler_order(const std::string& name);  // of the deterministic solver; 1 for the SDE ones
 // Network evaluations of `steps` steps of the sampler: what a sample costs.
 int64_t sampler_nfe(const std::string& name, int64_t steps);
