@@ -203,7 +203,7 @@ def ancestral_ve_step(x, score, s, s_next):
     """The VE process's exact posterior step given x + σ²s: reverse diffusion with noise σ'√(1 − σ'²/σ²)."""
     variance = s * s - s_next * s_next
     drift = x + variance * score(x, _full(x, s))
-    return drift + (s_next * math.sqrt(variance) / s) * torch.randn(x.shape, dtype=x.dtype,
+    return drift + (s_next / s) * math.sqrt(variance) * torch.randn(x.shape, dtype=x.dtype,
                                                                      device=x.device)
 
 

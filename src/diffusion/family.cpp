@@ -13,10 +13,11 @@ namespace {
 VdmOptions base(const train::Shape& shape) {
   VdmOptions o;
   o.data_shape = shape;
-  if (!is_image(o)) o.net.architecture = "mlp";
   if (is_image(o)) {
     o.sampler = "dpmpp2m-sde";
     o.sample_steps = 50;
+  } else {
+    o.net.architecture = "mlp";
   }
   return o;
 }

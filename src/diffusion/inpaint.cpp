@@ -12,11 +12,6 @@ namespace deepgen::diffusion {
 
 namespace {
 
-// The ancestral sampler's noise: drawn on the CPU generator, then moved, as sample_loop does.
-at::Tensor noise_like(const at::Tensor& z, at::Generator& gen) {
-  return at::randn(z.sizes(), gen, z.scalar_type()).to(z.device());
-}
-
 // BEYOND B5: the known values of z set to α_s f + σ_s ε (MATH 2a), the rest left as they are.
 at::Tensor replace_known(const at::Tensor& z, const at::Tensor& f, const at::Tensor& known,
                          const at::Tensor& gamma, const at::Tensor& eps) {
@@ -30,7 +25,7 @@ at::Tensor replace_known(const at::Tensor& z, const at::Tensor& f, const at::Ten
 at::Tensor renoise(const at::Tensor& z_s, const at::Tensor& gamma_s, const at::Tensor& gamma_t,
                    at::Generator& gen) {
   const Normal q = transition(z_s, per_example(gamma_s, z_s), per_example(gamma_t, z_s));
-  return q.mean + q.var.sqrt() * noise_like(z_s, gen);
+  return q.mean + q.var.sqrt() * standard_normal_like(z_s, gen);
 }
 
 }  // namespace
@@ -51,7 +46,7 @@ at::Tensor inpaint_loop(const EpsFn& eps, const at::Tensor& gammas, at::Tensor z
     const at::Tensor gamma_t = gammas[i].expand({b}), gamma_s = gammas[i - 1].expand({b});
     for (int64_t take = 1; take <= resample; ++take) {
       const at::Tensor eps_hat = eps(z, gamma_t);
-      const at::Tensor noise = noise_like(z, gen);
+      const at::Tensor noise = standard_normal_like(z, gen);
       const at::Tensor z_s = replace_known(ancestral_step(z, eps_hat, gamma_t, gamma_s, noise), f,
                                            known, gamma_s, noise);
       if (on_step) on_step(++done, steps * resample);

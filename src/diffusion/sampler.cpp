@@ -37,6 +37,10 @@ at::Tensor extrapolated(const at::Tensor& x_hat, const at::Tensor& h, const at::
 
 }  // namespace
 
+at::Tensor standard_normal_like(const at::Tensor& z, at::Generator& gen) {
+  return at::randn(z.sizes(), gen, z.scalar_type()).to(z.device());
+}
+
 at::Tensor ancestral_step(const at::Tensor& z_t, const at::Tensor& eps_hat,
                           const at::Tensor& gamma_t, const at::Tensor& gamma_s,
                           const at::Tensor& noise) {
@@ -135,10 +139,6 @@ at::Tensor multistep(const at::Tensor& z, const at::Tensor& gamma_t, const at::T
   return z_s;
 }
 
-at::Tensor standard_normal_like(const at::Tensor& z, at::Generator& gen) {
-  return at::randn(z.sizes(), gen, z.scalar_type()).to(z.device());
-}
-
 // One step z_t -> z_s of a sampler.
 using Step = at::Tensor (*)(const at::Tensor& z, const at::Tensor& gamma_t,
                             const at::Tensor& gamma_s, StepState& state);
@@ -182,7 +182,8 @@ const std::vector<SamplerRow>& samplers() {
          });
        },
        2, 1, 2},
-      // Stochastic: its order is the ancestral step's; one step is the ancestral step itself.
+      // Stochastic: `order` counts it with ancestral as 1 (the ODE solvers' notion); in
+      // distribution it is second order (sampler_test). One step is the ancestral step itself.
       {"dpmpp2m-sde",
        [](const at::Tensor& z, const at::Tensor& gamma_t, const at::Tensor& gamma_s,
           StepState& st) {

@@ -81,6 +81,15 @@ const NamedSteps<OdeStep>& ode_solvers() {
   return table;
 }
 
+// x + Δ·s(x, σ) + c·√Δ·z with Δ = σ² − σ_next² (g² dt of the VE SDE): reverse diffusion (c = 1)
+// and the ancestral step (c = σ_next/σ) differ only in how much noise they add back.
+at::Tensor one_step_predictor(const at::Tensor& x, const NoiseScoreFn& score, double sigma,
+                              double sigma_next, double noise_share, OptGenerator gen) {
+  const double variance = sigma * sigma - sigma_next * sigma_next;
+  const at::Tensor drift = x + variance * score(x, sigma_column(x, sigma));
+  return drift + noise_share * std::sqrt(variance) * at::randn(x.sizes(), gen, x.options());
+}
+
 // What a predictor step may use besides x and its two σ: the multistep predictor keeps the
 // previous step's Tweedie estimate and log-σ step.
 struct PredictorState {
@@ -126,16 +135,12 @@ std::vector<std::string> predictor_names() { return names_of(predictors()); }
 
 at::Tensor ancestral_ve_step(const at::Tensor& x, const NoiseScoreFn& score, double sigma,
                              double sigma_next, OptGenerator gen) {
-  const double variance = sigma * sigma - sigma_next * sigma_next;
-  const at::Tensor drift = x + variance * score(x, sigma_column(x, sigma));
-  return drift + sigma_next * std::sqrt(variance) / sigma * at::randn(x.sizes(), gen, x.options());
+  return one_step_predictor(x, score, sigma, sigma_next, sigma_next / sigma, gen);
 }
 
 at::Tensor reverse_diffusion_step(const at::Tensor& x, const NoiseScoreFn& score, double sigma,
                                   double sigma_next, OptGenerator gen) {
-  const double variance = sigma * sigma - sigma_next * sigma_next;  // g² dt of the VE SDE
-  const at::Tensor drift = x + variance * score(x, sigma_column(x, sigma));
-  return drift + std::sqrt(variance) * at::randn(x.sizes(), gen, x.options());
+  return one_step_predictor(x, score, sigma, sigma_next, 1.0, gen);
 }
 
 at::Tensor langevin_corrector_step(const at::Tensor& x, const NoiseScoreFn& score, double sigma,

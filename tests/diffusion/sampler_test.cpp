@@ -12,6 +12,10 @@ namespace dd = deepgen::diffusion;
 
 namespace {
 
+// α and σ of a γ, in double: the tests' own arithmetic.
+double alpha_of(double g) { return std::sqrt(1 / (1 + std::exp(g))); }
+double sigma_of(double g) { return std::sqrt(1 / (1 + std::exp(-g))); }
+
 at::Tensor grid(int64_t steps) {
   dd::NoiseSchedule s;
   s->to(torch::kFloat64);
@@ -51,8 +55,7 @@ TEST(VdmSampler, BothSamplersFollowTheExactVarianceRecursion) {
     double var = 1;
     for (int64_t i = gammas.size(0) - 1; i >= 1; --i) {
       const double gt = gammas[i].item<double>(), gs = gammas[i - 1].item<double>();
-      const double at = std::sqrt(1 / (1 + std::exp(gt))), st = std::sqrt(1 / (1 + std::exp(-gt)));
-      const double as = std::sqrt(1 / (1 + std::exp(gs))), ss = std::sqrt(1 / (1 + std::exp(-gs)));
+      const double at = alpha_of(gt), st = sigma_of(gt), as = alpha_of(gs), ss = sigma_of(gs);
       if (sampler == "ddim") {
         var *= std::pow(as * at + ss * st, 2);
       } else {
@@ -81,9 +84,8 @@ TEST(VdmSampler, AncestralStepIsTheReverseModelsMeanPlusItsStd) {
   auto gt = torch::tensor({0.5}, torch::kFloat64), gs = torch::tensor({-1.0}, torch::kFloat64);
   // VDM App. A with σ_t: (α_s/α_t)(z_t − c σ_t ε̂) + sqrt(σ_s² c) noise, c = −expm1(γ_s − γ_t).
   const double c = -std::expm1(-1.0 - 0.5);
-  auto a = [](double g) { return std::sqrt(1 / (1 + std::exp(g))); };
-  auto s = [](double g) { return std::sqrt(1 / (1 + std::exp(-g))); };
-  auto expected = a(-1.0) / a(0.5) * (z_t - c * s(0.5) * eps_hat) + std::sqrt(c) * s(-1.0) * noise;
+  auto expected = alpha_of(-1.0) / alpha_of(0.5) * (z_t - c * sigma_of(0.5) * eps_hat) +
+                  std::sqrt(c) * sigma_of(-1.0) * noise;
   EXPECT_TRUE(torch::allclose(dd::ancestral_step(z_t, eps_hat, gt, gs, noise), expected, 1e-12, 0));
 }
 
@@ -108,22 +110,21 @@ TEST(VdmSampler, SdeDpmSolverPlusPlusFollowsItsVarianceRecursionAndIsSecondOrder
   dd::EpsFn eps = [](const at::Tensor& z, const at::Tensor& g) {
     return dd::sigma2(dd::per_example(g, z)).sqrt() * z;
   };
-  auto a = [](double g) { return std::sqrt(1 / (1 + std::exp(g))); };
-  auto s = [](double g) { return std::sqrt(1 / (1 + std::exp(-g))); };
-  auto variance_after = [&](const at::Tensor& gammas) {
+  auto variance_after = [](const at::Tensor& gammas) {
     double v_t = 1, cov = 0, v_prev = 0, h_prev = 0, a_prev = 0;
     for (int64_t i = gammas.size(0) - 1; i >= 1; --i) {
       const double gt = gammas[i].item<double>(), gs = gammas[i - 1].item<double>();
       const double h = 0.5 * (gt - gs), keep = -std::expm1(-2 * h);
-      const double A = s(gs) / s(gt) * std::exp(-h), B = a(gs) * keep;
+      const double A = sigma_of(gs) / sigma_of(gt) * std::exp(-h), B = alpha_of(gs) * keep;
       const double k = h_prev > 0 ? h / (2 * h_prev) : 0;
-      const double m = A + B * (1 + k) * a(gt), n = -B * k * a_prev;
-      const double v_s = m * m * v_t + n * n * v_prev + 2 * m * n * cov + s(gs) * s(gs) * keep;
+      const double m = A + B * (1 + k) * alpha_of(gt), n = -B * k * a_prev;
+      const double v_s =
+          m * m * v_t + n * n * v_prev + 2 * m * n * cov + sigma_of(gs) * sigma_of(gs) * keep;
       cov = m * v_t + n * cov;
       v_prev = v_t;
       v_t = v_s;
       h_prev = h;
-      a_prev = a(gt);
+      a_prev = alpha_of(gt);
     }
     return v_t;
   };

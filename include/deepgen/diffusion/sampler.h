@@ -17,6 +17,10 @@ namespace deepgen::diffusion {
 // ε̂(z, γ) with γ of shape (B).
 using EpsFn = std::function<at::Tensor(const at::Tensor& z, const at::Tensor& gamma)>;
 
+// The stochastic steps' noise: N(0, I) drawn on the CPU generator `gen`, then moved to z's
+// device, so that a seed gives the same samples on every device.
+at::Tensor standard_normal_like(const at::Tensor& z, at::Generator& gen);
+
 // Ancestral step z_s ~ p_θ(z_s|z_t) (MATH 2e; VDM App. A with σ_t in front of ε̂, which the
 // paper's eq. 33 drops): mean (α_s/α_t)(z_t − c σ_t ε̂), variance σ_s² c, c = −expm1(γ_s − γ_t).
 at::Tensor ancestral_step(const at::Tensor& z_t, const at::Tensor& eps_hat,
