@@ -10,6 +10,7 @@
 
 #include "deepgen/core/precision.h"
 #include "deepgen/core/runtime.h"
+#include "deepgen/nn/fused.h"
 
 namespace deepgen::bench {
 
@@ -50,8 +51,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
     std::printf("(ratio: against the first row of the same group in this run)\n");
     // The figures depend on the ISA (machines differ between sessions): printed beside them.
     const deepgen::Bf16Support bf16 = deepgen::detect_bf16_support();
-    std::printf("CPU: %s; native bf16: %s\n", deepgen::cpu_kernels().c_str(),
-                bf16.cpu ? "yes" : "no");
+    std::printf("CPU: %s; native bf16: %s; fused GroupNorm+SiLU: %s\n",
+                deepgen::cpu_kernels().c_str(), bf16.cpu ? "yes" : "no",
+                deepgen::nn::fused_kernels().c_str());
   }
 
  private:

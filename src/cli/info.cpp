@@ -7,6 +7,7 @@
 #include "deepgen/core/runtime.h"
 #include "deepgen/core/version.h"
 #include "deepgen/data/dataset.h"
+#include "deepgen/nn/fused.h"
 #include "deepgen/run/families.h"
 #include "flags.h"
 
@@ -29,6 +30,7 @@ int run_info() {
        {{"cpu_native", bf16.cpu},
         {"cuda_native", bf16.cuda},
         {"auto_precision", precision_name(resolve_precision("auto", device, bf16).precision)}}},
+      {"fused_kernels", nn::fused_kernels()},
       {"threads",
        {{"intra_op_default", t.intra_op},
         {"blas_default", t.blas},

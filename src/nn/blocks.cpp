@@ -2,6 +2,8 @@
 
 #include <numeric>
 
+#include "deepgen/nn/fused.h"
+
 namespace deepgen::nn {
 
 torch::nn::Conv2d conv3(int64_t in, int64_t out, int64_t stride) {
@@ -18,6 +20,10 @@ bool low_precision(const at::Tensor& x) {
 
 at::Tensor GroupNormImpl::forward(const at::Tensor& x) {
   return torch::nn::GroupNormImpl::forward(low_precision(x) ? x.to(at::kFloat) : x);
+}
+
+at::Tensor GroupNormImpl::forward_silu(const at::Tensor& x) {
+  return group_norm_silu(x, options.num_groups(), weight, bias, options.eps());
 }
 
 at::Tensor softmax_float(const at::Tensor& x, int64_t dim) {
@@ -58,9 +64,9 @@ ResBlockImpl::ResBlockImpl(const ResBlockOptions& o) {
 }
 
 at::Tensor ResBlockImpl::forward(const at::Tensor& x, const at::Tensor& embedding) {
-  at::Tensor h = conv1_->forward(torch::silu(norm1_->forward(x)));
+  at::Tensor h = conv1_->forward(norm1_->forward_silu(x));
   h = h + project_->forward(embedding).unsqueeze(-1).unsqueeze(-1);
-  h = torch::silu(norm2_->forward(h));
+  h = norm2_->forward_silu(h);
   if (dropout_) h = dropout_->forward(h);
   h = conv2_->forward(h);
   return h + (skip_ ? skip_->forward(x) : x);

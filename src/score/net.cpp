@@ -67,7 +67,7 @@ at::Tensor ScoreUNetImpl::forward(const at::Tensor& x, const at::Tensor& sigma) 
   at::Tensor h = middle_->forward(down2_->forward(h1), e);             // H/4
   h = up1_->forward(at::cat({nn::upsample2(h), h1}, 1), e);            // H/2
   h = up0_->forward(at::cat({nn::upsample2(h), h0}, 1), e);            // H
-  return out_->forward(torch::silu(out_norm_->forward(h))) / column(sigma, x);
+  return out_->forward(out_norm_->forward_silu(h)) / column(sigma, x);
 }
 
 std::vector<std::string> architecture_names() { return {"unet", "small-unet"}; }

@@ -23,6 +23,8 @@ class GroupNormImpl : public torch::nn::GroupNormImpl {
  public:
   using torch::nn::GroupNormImpl::GroupNormImpl;
   at::Tensor forward(const at::Tensor& x);
+  // silu(forward(x)) as one operator (nn/fused.h), typed for the convolution that reads it.
+  at::Tensor forward_silu(const at::Tensor& x);
 };
 TORCH_MODULE(GroupNorm);
 

@@ -1,0 +1,19 @@
+// The fused loops for the baseline ISA of the build (any x86-64, or another architecture).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "fused_kernels.h"
+
+namespace deepgen::nn::kernels {
+namespace baseline {
+#include "fused_kernels.inc"
+}  // namespace baseline
+
+const Table& table_baseline() {
+  static const Table t{baseline::moments, baseline::forward, baseline::backward};
+  return t;
+}
+}  // namespace deepgen::nn::kernels
