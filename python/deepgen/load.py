@@ -11,7 +11,7 @@ import os
 
 import torch
 
-from . import safetensors, score, vae, vdm
+from . import nets, safetensors, score, vae, vdm
 
 # The options `deepgen sample` may override (kSample in the families' option tables).
 SAMPLING_OPTIONS = {
@@ -46,15 +46,8 @@ def weights_path(run_dir, config, ema=True):
 
 def _cpu_has_bf16():
     """core::detect_bf16_support for the CPU: avx512_bf16 or amx_bf16 among its flags."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = line.split(":", 1)[1].split()
-                    return "avx512_bf16" in flags or "amx_bf16" in flags
-    except OSError:
-        pass
-    return False
+    flags = nets.cpu_flags()
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def resolve_precision(name, family, options, data_shape, device):

@@ -23,6 +23,28 @@ ACTIVATIONS = {
 }
 
 
+def cpu_flags():
+    """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def network_memory_format(x):
+    """core::network_memory_format: channels-last for a bf16 network (autocast on) on a CPU
+    with AMX, whose tile convolutions take NHWC; contiguous (NCHW) elsewhere. Applied to the
+    first convolution's input, so every later activation follows its layout."""
+    if x.device.type == "cpu" and torch.is_autocast_cpu_enabled() and \
+            torch.get_autocast_cpu_dtype() == torch.bfloat16 and "amx_bf16" in cpu_flags():
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 def autocast_forward(precision, x, forward):
     """core/precision.h's autocast_forward: forward() under autocast to bfloat16 on x's device
     when the precision is "bf16" (a no-op under "fp32"), its result cast back to x's dtype, so
@@ -312,7 +334,7 @@ class UNet(nn.Module):
         features = fourier_features(z, self.fourier)
         if self.patch > 1:
             features = F.pixel_unshuffle(features, self.patch)
-        skips = [self.conv_in(features)]
+        skips = [self.conv_in(features.contiguous(memory_format=network_memory_format(features)))]
         h, block = skips[-1], 0
         for i in range(levels):
             for _ in range(self.blocks):

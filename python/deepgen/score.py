@@ -14,7 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import samplers
-from .nets import MLP, ResBlock, UNet, autocast_forward, conv3, group_norm, unet_options, upsample2
+from .nets import (MLP, ResBlock, UNet, autocast_forward, conv3, group_norm,
+                   network_memory_format, unet_options, upsample2)
 
 
 def default_options(data_shape):
@@ -76,7 +77,8 @@ class ScoreUNet(nn.Module):
     def forward(self, x, sigma):
         log_sigma = sigma.to(x.dtype).reshape(-1, 1).log()
         e = self.embed2(F.silu(self.embed1(log_sigma)))
-        h0 = self.block0(getattr(self, "in")(2 * x - 1), e)  # H
+        x_in = (2 * x - 1).contiguous(memory_format=network_memory_format(x))
+        h0 = self.block0(getattr(self, "in")(x_in), e)  # H
         h1 = self.block1(self.down1(h0), e)  # H/2
         h = self.middle(self.down2(h1), e)  # H/4
         h = self.up1(torch.cat([upsample2(h), h1], 1), e)  # H/2

@@ -78,7 +78,8 @@ std::string precision_name(Precision p) { return p == Precision::bf16 ? "bf16" :
 Bf16Support detect_bf16_support() {
   static const Bf16Support support = [] {
     Bf16Support s;
-    s.cpu = cpu_flag("avx512_bf16") || cpu_flag("amx_bf16");
+    s.cpu_amx = cpu_flag("amx_bf16");
+    s.cpu = cpu_flag("avx512_bf16") || s.cpu_amx;
     // cuDNN's bf16 convolutions need compute capability 8.0, where bf16 tensor cores begin.
     s.cuda =
         cuda_available() && at::detail::getCUDAHooks().supportsBFloat16ConvolutionWithCuDNNv8();
@@ -114,6 +115,14 @@ void set_network_precision(Precision p, c10::DeviceType device) {
 }
 
 Precision network_precision() { return t_precision; }
+
+c10::MemoryFormat network_memory_format(const Bf16Support& support) {
+  const bool nhwc =
+      t_precision == Precision::bf16 && t_device == c10::DeviceType::CPU && support.cpu_amx;
+  return nhwc ? c10::MemoryFormat::ChannelsLast : c10::MemoryFormat::Contiguous;
+}
+
+c10::MemoryFormat network_memory_format() { return network_memory_format(detect_bf16_support()); }
 
 NetworkPrecisionScope::NetworkPrecisionScope(Precision p, c10::DeviceType device)
     : previous_(t_precision), device_(t_device) {

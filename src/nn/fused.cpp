@@ -79,17 +79,48 @@ void* block(const at::Tensor& t, const Shape& s, int64_t b) {
   return static_cast<char*>(t.data_ptr()) + b * s.block() * t.element_size();
 }
 
+// A 4-D tensor laid out channels-last (NHWC) and not also plain contiguous (a 1×1 map is both):
+// the loops then run per example over rows of channels.
+bool channels_last(const at::Tensor& x) {
+  return x.dim() == 4 && !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+// The layout the loops read x in: its own when it is NCHW- or NHWC-contiguous, else NCHW.
+at::Tensor in_layout(const at::Tensor& x) { return channels_last(x) ? x : x.contiguous(); }
+
+kernels::Example example(const at::Tensor& x, int64_t groups, const at::Tensor& weight,
+                         const at::Tensor& bias) {
+  return {x.size(2) * x.size(3), x.size(1), groups, weight.data_ptr<float>(),
+          bias.data_ptr<float>()};
+}
+
+// The n-th example of a (B, C, ...) tensor contiguous in its own layout.
+void* example_at(const at::Tensor& t, int64_t n) {
+  return static_cast<char*>(t.data_ptr()) + n * (t.numel() / t.size(0)) * t.element_size();
+}
+
 // y, and the per-(example, group) mean and rstd the backward reuses.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> fused_forward(const at::Tensor& x,
                                                              const at::Tensor& weight,
                                                              const at::Tensor& bias, int64_t groups,
                                                              double eps, c10::ScalarType out) {
   const Shape s = shape_of(x, groups);
-  auto y = at::empty(x.sizes(), x.options().dtype(out));
+  auto y = at::empty_like(x, x.options().dtype(out));  // in x's layout
   auto mean = at::empty({s.batch * s.groups}, x.options().dtype(at::kFloat));
   auto rstd = at::empty_like(mean);
   const auto xt = kernel_type(x.scalar_type()), yt = kernel_type(out);
   const auto& k = table();
+  if (channels_last(x)) {
+    const auto e = example(x, groups, weight, bias);
+    at::parallel_for(0, s.batch, 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> scratch(static_cast<size_t>(4 * e.channels));
+      for (int64_t n = begin; n < end; ++n)
+        k.forward_cl(example_at(x, n), xt, e, static_cast<float>(eps),
+                     mean.data_ptr<float>() + n * groups, rstd.data_ptr<float>() + n * groups,
+                     example_at(y, n), yt, scratch.data());
+    });
+    return {y, mean, rstd};
+  }
   at::parallel_for(0, s.batch * s.groups, 1, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
       const void* xb = block(x, s, b);
@@ -113,6 +144,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> fused_backward(
   auto dbeta = at::zeros_like(dgamma);
   const auto dyt = kernel_type(dy.scalar_type()), xt = kernel_type(x.scalar_type());
   const auto& k = table();
+  if (channels_last(x)) {
+    const auto e = example(x, groups, weight, bias);
+    at::parallel_for(0, s.batch, 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> scratch(static_cast<size_t>((7 + e.positions) * e.channels));
+      for (int64_t n = begin; n < end; ++n)
+        k.backward_cl(example_at(dy, n), dyt, example_at(x, n), xt, e,
+                      mean.data_ptr<float>() + n * groups, rstd.data_ptr<float>() + n * groups,
+                      example_at(dx, n), dgamma.data_ptr<float>() + n * x.size(1),
+                      dbeta.data_ptr<float>() + n * x.size(1), scratch.data());
+    });
+    return {dx, dgamma.sum(0), dbeta.sum(0)};
+  }
   at::parallel_for(0, s.batch * s.groups, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> scratch(static_cast<size_t>(s.block()));
     for (int64_t b = begin; b < end; ++b) {
@@ -152,7 +195,9 @@ struct GroupNormSilu : torch::autograd::Function<GroupNormSilu> {
       dx = g[0], dweight = g[1], dbias = g[2];
     } else {
       std::tie(dx, dweight, dbias) =
-          fused_backward(grads[0].contiguous(), x, weight, bias, saved[3], saved[4], groups);
+          fused_backward(grads[0].contiguous(channels_last(x) ? at::MemoryFormat::ChannelsLast
+                                                              : at::MemoryFormat::Contiguous),
+                         x, weight, bias, saved[3], saved[4], groups);
     }
     return {dx, dweight, dbias, at::Tensor(), at::Tensor(), at::Tensor()};
   }
@@ -178,7 +223,7 @@ at::Tensor group_norm_silu(const at::Tensor& x, int64_t groups, const at::Tensor
   const auto out = result_type(x);
   if (!fusable(x, weight, bias, out))
     return group_norm_silu_reference(x, groups, weight, bias, eps).to(out);
-  const auto xc = x.contiguous();
+  const auto xc = in_layout(x);
   const bool graph = at::GradMode::is_enabled() &&
                      (x.requires_grad() || weight.requires_grad() || bias.requires_grad());
   if (graph) return GroupNormSilu::apply(xc, weight, bias, groups, eps, out);

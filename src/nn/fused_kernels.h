@@ -18,6 +18,16 @@ struct Group {
   const float* beta = nullptr;
 };
 
+// One example of a channels-last (NHWC) tensor: `positions` rows of `channels` values, the
+// channels split into `groups` runs.
+struct Example {
+  int64_t positions = 0;
+  int64_t channels = 0;
+  int64_t groups = 0;
+  const float* gamma = nullptr;
+  const float* beta = nullptr;
+};
+
 struct Table {
   // mean and 1/sqrt(var + eps) of x over the block (two passes: the block is in cache).
   void (*moments)(const void* x, Type xt, int64_t n, float eps, float* mean, float* rstd);
@@ -28,6 +38,13 @@ struct Table {
   // dx has x's type.
   void (*backward)(const void* dy, Type dyt, const void* x, Type xt, const Group& g, float mean,
                    float rstd, void* dx, float* dgamma, float* dbeta, float* scratch);
+  // Channels-last, one example at a time: its G means and rstds, and y. scratch: 4 C floats.
+  void (*forward_cl)(const void* x, Type xt, const Example& e, float eps, float* mean, float* rstd,
+                     void* y, Type yt, float* scratch);
+  // dx and this example's dγ, dβ (added). scratch: (7 + positions) C floats.
+  void (*backward_cl)(const void* dy, Type dyt, const void* x, Type xt, const Example& e,
+                      const float* mean, const float* rstd, void* dx, float* dgamma, float* dbeta,
+                      float* scratch);
 };
 
 const Table& table_baseline();

@@ -15,7 +15,8 @@ namespace avx2 {
 }  // namespace avx2
 
 const Table& table_avx2() {
-  static const Table t{avx2::moments, avx2::forward, avx2::backward};
+  static const Table t{avx2::moments, avx2::forward, avx2::backward, avx2::forward_cl,
+                       avx2::backward_cl};
   return t;
 }
 bool avx2_compiled() { return true; }

@@ -13,7 +13,8 @@ namespace baseline {
 }  // namespace baseline
 
 const Table& table_baseline() {
-  static const Table t{baseline::moments, baseline::forward, baseline::backward};
+  static const Table t{baseline::moments, baseline::forward, baseline::backward,
+                       baseline::forward_cl, baseline::backward_cl};
   return t;
 }
 }  // namespace deepgen::nn::kernels

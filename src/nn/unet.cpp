@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "deepgen/core/error.h"
+#include "deepgen/core/precision.h"
 
 namespace deepgen::nn {
 
@@ -142,7 +143,8 @@ at::Tensor UNetLayers::forward(const at::Tensor& z, const at::Tensor& noise,
   const int64_t levels = static_cast<int64_t>(o_.channels.size());
   auto features = fourier_features(z, o_.fourier);
   if (o_.patch > 1) features = torch::pixel_unshuffle(features, o_.patch);
-  std::vector<at::Tensor> skips{conv_in_(features)};
+  // Every later activation takes the first convolution's input layout (core/precision.h).
+  std::vector<at::Tensor> skips{conv_in_(features.contiguous(network_memory_format()))};
   auto h = skips.back();
   size_t block = 0;
   for (int64_t i = 0; i < levels; ++i) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "deepgen/core/error.h"
+#include "deepgen/core/precision.h"
 
 namespace deepgen::score {
 
@@ -62,11 +63,12 @@ ScoreUNetImpl::ScoreUNetImpl(std::vector<int64_t> image, std::vector<int64_t> ch
 at::Tensor ScoreUNetImpl::forward(const at::Tensor& x, const at::Tensor& sigma) {
   const at::Tensor log_sigma = sigma.to(x.dtype()).reshape({-1, 1}).log();
   const at::Tensor e = embed2_->forward(torch::silu(embed1_->forward(log_sigma)));
-  const at::Tensor h0 = block0_->forward(in_->forward(2 * x - 1), e);  // H
-  const at::Tensor h1 = block1_->forward(down1_->forward(h0), e);      // H/2
-  at::Tensor h = middle_->forward(down2_->forward(h1), e);             // H/4
-  h = up1_->forward(at::cat({nn::upsample2(h), h1}, 1), e);            // H/2
-  h = up0_->forward(at::cat({nn::upsample2(h), h0}, 1), e);            // H
+  const at::Tensor in = (2 * x - 1).contiguous(network_memory_format());  // core/precision.h
+  const at::Tensor h0 = block0_->forward(in_->forward(in), e);            // H
+  const at::Tensor h1 = block1_->forward(down1_->forward(h0), e);         // H/2
+  at::Tensor h = middle_->forward(down2_->forward(h1), e);                // H/4
+  h = up1_->forward(at::cat({nn::upsample2(h), h1}, 1), e);               // H/2
+  h = up0_->forward(at::cat({nn::upsample2(h), h0}, 1), e);               // H
   return out_->forward(out_norm_->forward_silu(h)) / column(sigma, x);
 }
 

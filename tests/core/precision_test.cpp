@@ -46,6 +46,21 @@ struct NetworkPrecisionReset {
   ~NetworkPrecisionReset() { set_network_precision(Precision::fp32, c10::DeviceType::CPU); }
 };
 
+// Channels-last only for bf16 networks on a CPU with AMX (the detected ISA injected).
+TEST(Precision, ChannelsLastOnlyForBf16OnAnAmxCpu) {
+  NetworkPrecisionReset reset;
+  const Bf16Support amx{true, false, true}, avx512{true, false, false};
+  const auto nhwc = c10::MemoryFormat::ChannelsLast, nchw = c10::MemoryFormat::Contiguous;
+  EXPECT_EQ(network_memory_format(amx), nchw);  // fp32 until a precision is set
+  set_network_precision(Precision::bf16, c10::DeviceType::CPU);
+  EXPECT_EQ(network_memory_format(amx), nhwc);
+  EXPECT_EQ(network_memory_format(avx512), nchw);
+  set_network_precision(Precision::bf16, c10::DeviceType::CUDA);
+  EXPECT_EQ(network_memory_format(amx), nchw);
+  set_network_precision(Precision::fp32, c10::DeviceType::CPU);
+  EXPECT_EQ(network_memory_format(amx), nchw);
+}
+
 // Only what runs inside the scope is cast: a matrix product there is bf16, the same product
 // after it float32 again, and the result handed out is in the caller's dtype.
 TEST(Precision, OnlyTheNetworkForwardRunsInBf16) {

@@ -59,6 +59,31 @@ TEST(GroupNormSilu, Float32MatchesGroupNormThenSiluWithTheirGradients) {
   for (size_t i = 0; i < 3; ++i) EXPECT_LE(max_diff(g[i], r[i]), 1e-5 * max_abs(r[i])) << i;
 }
 
+TEST(GroupNormSilu, ChannelsLastInputsKeepTheirLayoutAndTheSameNumbers) {
+  // The channels-last loops (rows of channels, per-channel sums) against the two operators on
+  // the NCHW copy, float32 and bfloat16 in, with the gradients; same tolerances as above.
+  for (const auto type : {at::kFloat, at::kBFloat16}) {
+    auto in = inputs(false);
+    auto x = in.x.to(type).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_(true);
+    auto w = in.weight.clone().requires_grad_(true), b = in.bias.clone().requires_grad_(true);
+    auto y = group_norm_silu(x, 4, w, b);
+    ASSERT_TRUE(y.is_contiguous(at::MemoryFormat::ChannelsLast));
+    ASSERT_FALSE(y.is_contiguous());
+    auto xr = x.detach().to(at::kFloat).contiguous().requires_grad_(true);
+    auto wr = in.weight.clone().requires_grad_(true), br = in.bias.clone().requires_grad_(true);
+    auto ref = group_norm_silu_reference(xr, 4, wr, br);
+    EXPECT_LE(max_diff(y, ref), 1e-6 * max_abs(ref)) << type;
+    const auto seed = torch::randn_like(ref);
+    auto g =
+        torch::autograd::grad({y}, {x, w, b}, {seed.contiguous(at::MemoryFormat::ChannelsLast)});
+    auto r = torch::autograd::grad({ref}, {xr, wr, br}, {seed});
+    EXPECT_TRUE(g[0].is_contiguous(at::MemoryFormat::ChannelsLast));
+    const double dx_tol = type == at::kFloat ? 1e-5 : 1.0 / 128;  // dx rounded to x's type
+    EXPECT_LE(max_diff(g[0], r[0]), dx_tol * max_abs(r[0])) << type;
+    for (size_t i = 1; i < 3; ++i) EXPECT_LE(max_diff(g[i], r[i]), 1e-5 * max_abs(r[i])) << type;
+  }
+}
+
 TEST(GroupNormSilu, UnderBf16AutocastTheOutputIsBf16RoundedFromFloat32) {
   auto in = inputs(false);
   const auto xb = in.x.to(at::kBFloat16);

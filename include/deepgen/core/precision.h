@@ -4,6 +4,7 @@
 // the losses, the bound, the optimiser state and the master weights stay float32.
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
+#include <c10/core/MemoryFormat.h>
 
 #include <string>
 #include <vector>
@@ -17,8 +18,9 @@ std::string precision_name(Precision p);
 
 // Where bfloat16 arithmetic is native, not emulated through float32.
 struct Bf16Support {
-  bool cpu = false;   // avx512_bf16 or amx_bf16 (read from the CPU)
-  bool cuda = false;  // the current GPU's compute capability is 8.0 or higher
+  bool cpu = false;      // avx512_bf16 or amx_bf16 (read from the CPU)
+  bool cuda = false;     // the current GPU's compute capability is 8.0 or higher
+  bool cpu_amx = false;  // amx_bf16: oneDNN's AMX tile convolutions
 };
 Bf16Support detect_bf16_support();  // measured once per process
 
@@ -36,6 +38,15 @@ PrecisionChoice resolve_precision(const std::string& name, c10::Device device,
 // command where the device is chosen; fp32 until then.
 void set_network_precision(Precision p, c10::DeviceType device);
 Precision network_precision();
+
+// The memory format the image networks give their activations under the network precision set
+// on this thread: channels-last (NHWC) for bf16 on a CPU with AMX, whose tile convolutions take
+// NHWC (a U-Net training step measured 1.2x faster, bench/bench_memory_format.cpp, and oneDNN
+// otherwise converts every convolution's input); NCHW elsewhere (float32 and AVX-512 bf16 measured
+// slower channels-last; CUDA unmeasured). The weights keep their layout: oneDNN runs a convolution
+// channels-last when its input is. `support` is the detected CPU's unless a test injects one.
+c10::MemoryFormat network_memory_format();
+c10::MemoryFormat network_memory_format(const Bf16Support& support);
 
 // The network precision set for a scope, the previous one restored on exit (errors included).
 class NetworkPrecisionScope {
