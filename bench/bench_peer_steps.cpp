@@ -4,12 +4,15 @@
 //   bench_peer_steps --model vae|vae2d|score2d|vdm_unet [--threads T] [--blas-threads B]
 //                    [--batch N] [--seconds S] [--warmup N] [--flops-per-step F] [--gemm]
 //   bench_peer_steps --model M --dump DIR   # weights, a batch, loss and gradients for --check
+//   bench_peer_steps --model M --profile FILE  # after warm-up, 20 steps under LibTorch's
+//                                              # profiler: a chrome://tracing JSON of every op
 //
 // A step is the trainer's (src/train/trainer.cpp): BatchSampler indices, data::gather, zero_grad,
 // train_loss, loss.item(), backward, optimiser step, after_step, running sums of the parts.
 // Prints one JSON line. vdm_unet (or --gemm) also times at::mm, the rate the U-Net's convolutions
 // could at best reach, and sets flops_per_step (the peer's profiler count) x steps/s against it.
 #include <sys/resource.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/optim/adam.h>
 #include <torch/version.h>
 
@@ -38,7 +41,7 @@ using deepgen::train::GenerativeModel;
 constexpr uint64_t kNoiseSeed = 1234;  // --dump: the loss's noise, drawn again by the peer
 
 struct Args {
-  std::string model, dump;
+  std::string model, dump, profile;
   int threads = 0, blas_threads = 0;  // 0: deepgen's defaults (all cores, OpenBLAS pinned to 1)
   int64_t batch = 0, warmup = 5;
   double seconds = 5, flops_per_step = 0;
@@ -49,7 +52,7 @@ struct Args {
   std::fprintf(stderr,
                "bench_peer_steps: %s\nusage: bench_peer_steps --model vae|vae2d|score2d|vdm_unet "
                "[--threads T] [--blas-threads B] [--batch N] [--seconds S] [--warmup N] "
-               "[--flops-per-step F] [--gemm] [--dump DIR]\n",
+               "[--flops-per-step F] [--gemm] [--dump DIR] [--profile FILE]\n",
                why.c_str());
   std::exit(2);
 }
@@ -60,6 +63,7 @@ Args parse(int argc, char** argv) {
   const std::map<std::string, Set> set{
       {"--model", [&](const std::string& v) { a.model = v; }},
       {"--dump", [&](const std::string& v) { a.dump = v; }},
+      {"--profile", [&](const std::string& v) { a.profile = v; }},
       {"--threads", [&](const std::string& v) { a.threads = std::stoi(v); }},
       {"--blas-threads", [&](const std::string& v) { a.blas_threads = std::stoi(v); }},
       {"--batch", [&](const std::string& v) { a.batch = std::stoll(v); }},
@@ -254,6 +258,15 @@ int main(int argc, char** argv) try {
   }
   Steps steps(s);
   steps.run(a.warmup, 0);
+  if (!a.profile.empty()) {
+    {
+      torch::autograd::profiler::RecordProfile guard(a.profile);
+      steps.run(20, 0);
+    }
+    std::printf("{\"profile\": \"%s\", \"model\": \"%s\", \"steps\": 20}\n", a.profile.c_str(),
+                a.model.c_str());
+    return 0;
+  }
   const auto [n, secs] = steps.run(0, a.seconds);
   const double rate = n / secs, rss = peak_rss_mib();  // RSS before the GEMM buffers
   std::ostringstream j;

@@ -116,7 +116,17 @@ void set_network_precision(Precision p, c10::DeviceType device) {
 
 Precision network_precision() { return t_precision; }
 
+c10::optional<c10::MemoryFormat>& forced_format() {
+  static c10::optional<c10::MemoryFormat> forced;
+  return forced;
+}
+
+void force_network_memory_format(c10::optional<c10::MemoryFormat> format) {
+  forced_format() = format;
+}
+
 c10::MemoryFormat network_memory_format(const Bf16Support& support) {
+  if (forced_format()) return *forced_format();
   const bool nhwc =
       t_precision == Precision::bf16 && t_device == c10::DeviceType::CPU && support.cpu_amx;
   return nhwc ? c10::MemoryFormat::ChannelsLast : c10::MemoryFormat::Contiguous;

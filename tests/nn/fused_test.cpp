@@ -171,23 +171,35 @@ TEST(GroupNormSilu, OffOrOnOtherTypesItIsExactlyTheTwoOperators) {
 
 TEST(GroupNormSilu, BaselineAndAvx2LoopsAgree) {
   // Machines without AVX2 run the baseline loops: the same arithmetic, another vector width.
-  const int64_t channels = 3, hw = 45, n = channels * hw;
+  // One (example, group) block of 3 channels × 45 positions, then one channels-last example of
+  // 45 positions × 12 channels in 4 groups (gamma and beta cover its 12 channels).
+  const int64_t channels = 12, hw = 45, n = 3 * hw, all = channels * hw;
   torch::manual_seed(5);
-  const auto x = torch::randn({n}).mul_(2).add_(0.5), dy = torch::randn({n});
+  const auto x = torch::randn({all}).mul_(2).add_(0.5), dy = torch::randn({all});
   const auto gamma = torch::rand({channels}).add_(0.5), beta = torch::randn({channels});
-  const kernels::Group g{channels, hw, gamma.data_ptr<float>(), beta.data_ptr<float>()};
+  const float *gp = gamma.data_ptr<float>(), *bp = beta.data_ptr<float>();
+  const auto f32 = kernels::Type::f32;
   auto run = [&](const kernels::Table& t) {
-    float mean = 0, rstd = 0;
-    t.moments(x.data_ptr<float>(), kernels::Type::f32, n, 1e-5f, &mean, &rstd);
-    auto y = torch::empty({n}), dx = torch::empty({n});
+    auto y = torch::empty({all}), dx = torch::empty({all});
     auto dgamma = torch::zeros({channels}), dbeta = torch::zeros({channels});
-    std::vector<float> scratch(static_cast<size_t>(n));
-    t.forward(x.data_ptr<float>(), kernels::Type::f32, g, mean, rstd, y.data_ptr<float>(),
-              kernels::Type::f32);
-    t.backward(dy.data_ptr<float>(), kernels::Type::f32, x.data_ptr<float>(), kernels::Type::f32, g,
-               mean, rstd, dx.data_ptr<float>(), dgamma.data_ptr<float>(), dbeta.data_ptr<float>(),
+    std::vector<float> scratch(static_cast<size_t>((7 + hw) * channels));
+    float mean = 0, rstd = 0;
+    const kernels::Group g{3, hw, gp, bp};
+    t.moments(x.data_ptr<float>(), f32, n, 1e-5f, &mean, &rstd);
+    t.forward(x.data_ptr<float>(), f32, g, mean, rstd, y.data_ptr<float>(), f32);
+    t.backward(dy.data_ptr<float>(), f32, x.data_ptr<float>(), f32, g, mean, rstd,
+               dx.data_ptr<float>(), dgamma.data_ptr<float>(), dbeta.data_ptr<float>(),
                scratch.data());
-    return std::vector<at::Tensor>{y, dx, dgamma, dbeta};
+    std::vector<at::Tensor> out{y.slice(0, 0, n).clone(), dx.slice(0, 0, n).clone()};
+    const kernels::Example e{hw, channels, 4, gp, bp};
+    auto means = torch::empty({4}), rstds = torch::empty({4});
+    t.forward_cl(x.data_ptr<float>(), f32, e, 1e-5f, means.data_ptr<float>(),
+                 rstds.data_ptr<float>(), y.data_ptr<float>(), f32, scratch.data());
+    t.backward_cl(dy.data_ptr<float>(), f32, x.data_ptr<float>(), f32, e, means.data_ptr<float>(),
+                  rstds.data_ptr<float>(), dx.data_ptr<float>(), dgamma.data_ptr<float>(),
+                  dbeta.data_ptr<float>(), scratch.data());
+    for (const auto& v : {y, dx, dgamma, dbeta, means, rstds}) out.push_back(v);
+    return out;
   };
   const auto a = run(kernels::table_baseline()), b = run(kernels::table_avx2());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_LE(max_diff(a[i], b[i]), 1e-5 * max_abs(a[i])) << i;

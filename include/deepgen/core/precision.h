@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 #include <c10/core/MemoryFormat.h>
+#include <c10/util/Optional.h>
 
 #include <string>
 #include <vector>
@@ -47,6 +48,9 @@ Precision network_precision();
 // channels-last when its input is. `support` is the detected CPU's unless a test injects one.
 c10::MemoryFormat network_memory_format();
 c10::MemoryFormat network_memory_format(const Bf16Support& support);
+// Benchmarks: both calls above return `format` from now on, whatever the rule; nullopt restores
+// the rule.
+void force_network_memory_format(c10::optional<c10::MemoryFormat> format);
 
 // The network precision set for a scope, the previous one restored on exit (errors included).
 class NetworkPrecisionScope {
