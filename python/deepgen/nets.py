@@ -355,7 +355,9 @@ class UNet(nn.Module):
                 block += 1
             if i > 0:
                 h = self.upsample[levels - 1 - i](upsample2(h))
-        out = self.conv_out(F.silu(self.norm_out(h)))
+        # core::Float32Scope: the output layer in float32, autocast off.
+        with torch.autocast(h.device.type, enabled=False):
+            out = self.conv_out(F.silu(self.norm_out(h)))
         if self.patch > 1:
             out = F.pixel_shuffle(out, self.patch)
         return z + out if self.skip else out

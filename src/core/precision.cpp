@@ -157,4 +157,17 @@ NetworkAutocast::~NetworkAutocast() {
   set_autocast(device_, was_enabled_, was_dtype_);
 }
 
+Float32Scope::Float32Scope() {
+  if (t_precision != Precision::bf16) return;
+  active_ = true;
+  device_ = t_device;
+  was_enabled_ = autocast_enabled(device_);
+  was_dtype_ = autocast_dtype(device_);
+  set_autocast(device_, false, was_dtype_);
+}
+
+Float32Scope::~Float32Scope() {
+  if (active_) set_autocast(device_, was_enabled_, was_dtype_);
+}
+
 }  // namespace deepgen

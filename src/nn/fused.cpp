@@ -203,7 +203,50 @@ struct GroupNormSilu : torch::autograd::Function<GroupNormSilu> {
   }
 };
 
+// The float32 CPU loops over the flat values, in chunks across the intra-op threads.
+constexpr int64_t kGrain = 1 << 15;
+
+at::Tensor softplus_loop(const at::Tensor& x) {
+  auto y = at::empty_like(x);
+  const float* in = x.data_ptr<float>();
+  float* out = y.data_ptr<float>();
+  at::parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
+    table().softplus_forward(in + begin, out + begin, end - begin);
+  });
+  return y;
+}
+
+struct Softplus : torch::autograd::Function<Softplus> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
+    ctx->save_for_backward({x});
+    return softplus_loop(x);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto x = ctx->get_saved_variables()[0];
+    if (at::GradMode::is_enabled())  // create_graph: differentiate LibTorch's own backward
+      return {torch::autograd::grad({at::softplus(x)}, {x}, {grads[0]}, true, true)[0]};
+    const auto dy = grads[0].contiguous();
+    auto dx = at::empty_like(x);
+    const float *in = x.data_ptr<float>(), *d = dy.data_ptr<float>();
+    float* out = dx.data_ptr<float>();
+    at::parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
+      table().softplus_backward(in + begin, d + begin, out + begin, end - begin);
+    });
+    return {dx};
+  }
+};
+
 }  // namespace
+
+at::Tensor softplus(const at::Tensor& x) {
+  if (!enabled() || !x.device().is_cpu() || x.scalar_type() != at::kFloat || x.numel() == 0)
+    return at::softplus(x);
+  const auto xc = x.contiguous();
+  if (at::GradMode::is_enabled() && x.requires_grad()) return Softplus::apply(xc);
+  return softplus_loop(xc);
+}
 
 std::string fused_kernels() {
   if (!enabled()) return "off";

@@ -45,6 +45,9 @@ struct Table {
   void (*backward_cl)(const void* dy, Type dyt, const void* x, Type xt, const Example& e,
                       const float* mean, const float* rstd, void* dx, float* dgamma, float* dbeta,
                       float* scratch);
+  // softplus over n float32 values (β = 1), and its backward dx = dy·σ(x).
+  void (*softplus_forward)(const float* x, float* y, int64_t n);
+  void (*softplus_backward)(const float* x, const float* dy, float* dx, int64_t n);
 };
 
 const Table& table_baseline();

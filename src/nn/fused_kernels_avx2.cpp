@@ -15,8 +15,9 @@ namespace avx2 {
 }  // namespace avx2
 
 const Table& table_avx2() {
-  static const Table t{avx2::moments, avx2::forward, avx2::backward, avx2::forward_cl,
-                       avx2::backward_cl};
+  static const Table t{avx2::moments,          avx2::forward,     avx2::backward,
+                       avx2::forward_cl,       avx2::backward_cl, avx2::softplus_forward,
+                       avx2::softplus_backward};
   return t;
 }
 bool avx2_compiled() { return true; }

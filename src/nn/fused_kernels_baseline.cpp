@@ -13,8 +13,10 @@ namespace baseline {
 }  // namespace baseline
 
 const Table& table_baseline() {
-  static const Table t{baseline::moments, baseline::forward, baseline::backward,
-                       baseline::forward_cl, baseline::backward_cl};
+  static const Table t{baseline::moments,          baseline::forward,
+                       baseline::backward,         baseline::forward_cl,
+                       baseline::backward_cl,      baseline::softplus_forward,
+                       baseline::softplus_backward};
   return t;
 }
 }  // namespace deepgen::nn::kernels

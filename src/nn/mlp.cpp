@@ -1,6 +1,7 @@
 #include "deepgen/nn/mlp.h"
 
 #include "deepgen/core/error.h"
+#include "deepgen/nn/fused.h"
 
 namespace deepgen::nn {
 
@@ -12,7 +13,7 @@ const std::vector<std::pair<std::string, Activation>>& activations() {
   static const std::vector<std::pair<std::string, Activation>> table{
       {"relu", [](const at::Tensor& x) { return torch::relu(x); }},
       {"silu", [](const at::Tensor& x) { return torch::silu(x); }},
-      {"softplus", [](const at::Tensor& x) { return torch::softplus(x); }},
+      {"softplus", [](const at::Tensor& x) { return nn::softplus(x); }},  // nn/fused.h
       {"tanh", [](const at::Tensor& x) { return torch::tanh(x); }},
   };
   return table;

@@ -163,7 +163,11 @@ at::Tensor UNetLayers::forward(const at::Tensor& z, const at::Tensor& noise,
     }
     if (i > 0) h = upsample_[levels - 1 - i]->as<torch::nn::Conv2d>()->forward(upsample2(h));
   }
-  auto out = conv_out_(norm_out_->forward_silu(h));
+  at::Tensor out;
+  {
+    const Float32Scope fp32;  // the output layer in float32 (core/precision.h)
+    out = conv_out_(norm_out_->forward_silu(h));
+  }
   if (o_.patch > 1) out = torch::pixel_shuffle(out, o_.patch);
   return o_.skip ? z + out : out;
 }

@@ -82,6 +82,24 @@ class NetworkAutocast {
   c10::DeviceType device_ = c10::DeviceType::CPU;
 };
 
+// Inside a network forward: a scope with autocast off (the previous state restored on exit), so
+// the layer in it runs float32. An ε-network's output layer runs so: the VDM's bound reads ε̂'s
+// small residuals at low noise, which rounding ε̂ to bfloat16 (2^-9 of it) would swamp. A no-op
+// under fp32.
+class Float32Scope {
+ public:
+  Float32Scope();
+  ~Float32Scope();
+  Float32Scope(const Float32Scope&) = delete;
+  Float32Scope& operator=(const Float32Scope&) = delete;
+
+ private:
+  bool active_ = false;
+  bool was_enabled_ = false;
+  c10::ScalarType was_dtype_ = c10::ScalarType::Float;
+  c10::DeviceType device_ = c10::DeviceType::CPU;
+};
+
 // forward() under NetworkAutocast, its result cast back to `dtype` (a no-op under fp32), so what
 // a loss or a sampler reads is never bfloat16.
 template <class Forward>
