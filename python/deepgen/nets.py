@@ -334,7 +334,9 @@ class UNet(nn.Module):
         features = fourier_features(z, self.fourier)
         if self.patch > 1:
             features = F.pixel_unshuffle(features, self.patch)
-        skips = [self.conv_in(features.contiguous(memory_format=network_memory_format(features)))]
+        layout = network_memory_format(features)
+        with torch.autocast(features.device.type, enabled=False):  # core::Float32Scope
+            skips = [self.conv_in(features.contiguous(memory_format=layout))]
         h, block = skips[-1], 0
         for i in range(levels):
             for _ in range(self.blocks):

@@ -141,33 +141,25 @@ NetworkPrecisionScope::NetworkPrecisionScope(Precision p, c10::DeviceType device
 
 NetworkPrecisionScope::~NetworkPrecisionScope() { set_network_precision(previous_, device_); }
 
-NetworkAutocast::NetworkAutocast() {
+AutocastSwitch::AutocastSwitch(bool enable) {
   if (t_precision != Precision::bf16) return;
   active_ = true;
   device_ = t_device;
   was_enabled_ = autocast_enabled(device_);
   was_dtype_ = autocast_dtype(device_);
-  set_autocast(device_, true, c10::ScalarType::BFloat16);
-  at::autocast::increment_nesting();
+  set_autocast(device_, enable, c10::ScalarType::BFloat16);
+}
+
+AutocastSwitch::~AutocastSwitch() {
+  if (active_) set_autocast(device_, was_enabled_, was_dtype_);
+}
+
+NetworkAutocast::NetworkAutocast() : AutocastSwitch(true) {
+  if (active_) at::autocast::increment_nesting();
 }
 
 NetworkAutocast::~NetworkAutocast() {
-  if (!active_) return;
-  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  set_autocast(device_, was_enabled_, was_dtype_);
-}
-
-Float32Scope::Float32Scope() {
-  if (t_precision != Precision::bf16) return;
-  active_ = true;
-  device_ = t_device;
-  was_enabled_ = autocast_enabled(device_);
-  was_dtype_ = autocast_dtype(device_);
-  set_autocast(device_, false, was_dtype_);
-}
-
-Float32Scope::~Float32Scope() {
-  if (active_) set_autocast(device_, was_enabled_, was_dtype_);
+  if (active_ && at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
 }
 
 }  // namespace deepgen

@@ -65,39 +65,40 @@ class NetworkPrecisionScope {
   c10::DeviceType device_;
 };
 
-// Scope of one network forward: autocast to bfloat16 on the network precision's device when it
-// is bf16, a no-op under fp32. Restores the previous autocast state and drops the casts it cached
-// (the weights change at the next optimiser step).
-class NetworkAutocast {
+// While it lives, autocast on the network precision's device is switched to `enable` (to
+// bfloat16), the previous state restored on exit; a no-op unless the network precision is bf16.
+class AutocastSwitch {
  public:
-  NetworkAutocast();
-  ~NetworkAutocast();
-  NetworkAutocast(const NetworkAutocast&) = delete;
-  NetworkAutocast& operator=(const NetworkAutocast&) = delete;
+  explicit AutocastSwitch(bool enable);
+  ~AutocastSwitch();
+  AutocastSwitch(const AutocastSwitch&) = delete;
+  AutocastSwitch& operator=(const AutocastSwitch&) = delete;
+
+ protected:
+  bool active_ = false;
 
  private:
-  bool active_ = false;
   bool was_enabled_ = false;
   c10::ScalarType was_dtype_ = c10::ScalarType::Float;
   c10::DeviceType device_ = c10::DeviceType::CPU;
 };
 
-// Inside a network forward: a scope with autocast off (the previous state restored on exit), so
-// the layer in it runs float32. An ε-network's output layer runs so: the VDM's bound reads ε̂'s
-// small residuals at low noise, which rounding ε̂ to bfloat16 (2^-9 of it) would swamp. A no-op
-// under fp32.
-class Float32Scope {
+// Scope of one network forward: autocast to bfloat16 on the network precision's device when it
+// is bf16, a no-op under fp32. Restores the previous autocast state and drops the casts it cached
+// (the weights change at the next optimiser step).
+class NetworkAutocast : public AutocastSwitch {
  public:
-  Float32Scope();
-  ~Float32Scope();
-  Float32Scope(const Float32Scope&) = delete;
-  Float32Scope& operator=(const Float32Scope&) = delete;
+  NetworkAutocast();
+  ~NetworkAutocast();
+};
 
- private:
-  bool active_ = false;
-  bool was_enabled_ = false;
-  c10::ScalarType was_dtype_ = c10::ScalarType::Float;
-  c10::DeviceType device_ = c10::DeviceType::CPU;
+// Inside a network forward: a scope with autocast off (the previous state restored on exit), so
+// the layer in it runs float32. The U-Nets' first and last layers run so: at low noise levels z's
+// noise is below bfloat16's spacing near ±1, and the VDM's bound reads ε̂'s small residuals there,
+// which rounding ε̂ to bfloat16 would swamp. A no-op under fp32.
+class Float32Scope : public AutocastSwitch {
+ public:
+  Float32Scope() : AutocastSwitch(false) {}
 };
 
 // forward() under NetworkAutocast, its result cast back to `dtype` (a no-op under fp32), so what
