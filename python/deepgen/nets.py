@@ -45,6 +45,15 @@ def network_memory_format(x):
     return torch.contiguous_format
 
 
+def to_network_dtype(x):
+    """core::to_network_dtype: x in autocast's type while autocast is on (bf16 networks)."""
+    if x.device.type == "cpu" and torch.is_autocast_cpu_enabled():
+        return x.to(torch.get_autocast_cpu_dtype())
+    if x.device.type == "cuda" and torch.is_autocast_enabled():
+        return x.to(torch.get_autocast_gpu_dtype())
+    return x
+
+
 def autocast_forward(precision, x, forward):
     """core/precision.h's autocast_forward: forward() under autocast to bfloat16 on x's device
     when the precision is "bf16" (a no-op under "fp32"), its result cast back to x's dtype, so
@@ -334,9 +343,9 @@ class UNet(nn.Module):
         features = fourier_features(z, self.fourier)
         if self.patch > 1:
             features = F.pixel_unshuffle(features, self.patch)
-        layout = network_memory_format(features)
         with torch.autocast(features.device.type, enabled=False):  # core::Float32Scope
-            skips = [self.conv_in(features.contiguous(memory_format=layout))]
+            h0 = self.conv_in(features)
+        skips = [to_network_dtype(h0).contiguous(memory_format=network_memory_format(features))]
         h, block = skips[-1], 0
         for i in range(levels):
             for _ in range(self.blocks):

@@ -141,6 +141,10 @@ NetworkPrecisionScope::NetworkPrecisionScope(Precision p, c10::DeviceType device
 
 NetworkPrecisionScope::~NetworkPrecisionScope() { set_network_precision(previous_, device_); }
 
+at::Tensor to_network_dtype(const at::Tensor& x) {
+  return t_precision == Precision::bf16 ? x.to(c10::ScalarType::BFloat16) : x;
+}
+
 AutocastSwitch::AutocastSwitch(bool enable) {
   if (t_precision != Precision::bf16) return;
   active_ = true;

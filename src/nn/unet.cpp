@@ -143,14 +143,16 @@ at::Tensor UNetLayers::forward(const at::Tensor& z, const at::Tensor& noise,
   const int64_t levels = static_cast<int64_t>(o_.channels.size());
   auto features = fourier_features(z, o_.fourier);
   if (o_.patch > 1) features = torch::pixel_unshuffle(features, o_.patch);
-  // Every later activation takes the first convolution's input layout (core/precision.h). The
-  // first layer runs float32: z's small noise at low noise levels is below bfloat16's spacing
-  // near ±1 (2^-7, the data's own 2/255), so a bf16 input would hide it.
+  // The first layer runs float32: z's small noise at low noise levels is below bfloat16's
+  // spacing near ±1 (2^-7, the data's own 2/255), so a bf16 input would hide it. Its output
+  // then takes the network's type and layout, which every later activation keeps
+  // (core/precision.h).
   std::vector<at::Tensor> skips;
   {
     const Float32Scope fp32;
-    skips.push_back(conv_in_(features.contiguous(network_memory_format())));
+    skips.push_back(conv_in_(features));
   }
+  skips.back() = to_network_dtype(skips.back()).contiguous(network_memory_format());
   auto h = skips.back();
   size_t block = 0;
   for (int64_t i = 0; i < levels; ++i) {

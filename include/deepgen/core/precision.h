@@ -101,6 +101,10 @@ class Float32Scope : public AutocastSwitch {
   Float32Scope() : AutocastSwitch(false) {}
 };
 
+// x in the type autocast gives a network's activations: bfloat16 under bf16, else x itself. For
+// a float32 layer's output (Float32Scope), so the activations after it stay bfloat16.
+at::Tensor to_network_dtype(const at::Tensor& x);
+
 // forward() under NetworkAutocast, its result cast back to `dtype` (a no-op under fp32), so what
 // a loss or a sampler reads is never bfloat16.
 template <class Forward>
