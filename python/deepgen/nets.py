@@ -9,6 +9,7 @@ strict=True and a forward gives the same floats on the same torch build.
 Modules are created in the C++ construction order (the order of the initial random draws) and
 registered in the C++ registration order (the order of named_parameters()).
 """
+import functools
 import math
 
 import torch
@@ -23,8 +24,10 @@ ACTIVATIONS = {
 }
 
 
+@functools.lru_cache(maxsize=None)
 def cpu_flags():
-    """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read)."""
+    """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read), read once:
+    network_memory_format asks at every network evaluation."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:

@@ -42,10 +42,11 @@ Precision network_precision();
 
 // The memory format the image networks give their activations under the network precision set
 // on this thread: channels-last (NHWC) for bf16 on a CPU with AMX, whose tile convolutions take
-// NHWC (a U-Net training step measured 1.2x faster, bench/bench_memory_format.cpp, and oneDNN
-// otherwise converts every convolution's input); NCHW elsewhere (float32 and AVX-512 bf16 measured
-// slower channels-last; CUDA unmeasured). The weights keep their layout: oneDNN runs a convolution
-// channels-last when its input is. `support` is the detected CPU's unless a test injects one.
+// NHWC (a U-Net training step measured 1.27-1.33x faster, bench/bench_memory_format.cpp, and oneDNN
+// otherwise converts every convolution's input); NCHW elsewhere (float32, and AVX-512 bf16 before
+// the fused GroupNorm → SiLU, measured slower channels-last; CUDA unmeasured). The weights keep
+// their layout: oneDNN runs a convolution channels-last when its input is. `support` is the
+// detected CPU's unless a test injects one.
 c10::MemoryFormat network_memory_format();
 c10::MemoryFormat network_memory_format(const Bf16Support& support);
 // Benchmarks: both calls above return `format` from now on, whatever the rule; nullopt restores
