@@ -46,6 +46,38 @@ struct NetworkPrecisionReset {
   ~NetworkPrecisionReset() { set_network_precision(Precision::fp32, c10::DeviceType::CPU); }
 };
 
+// A float32 layer inside a bf16 forward: autocast off within the scope, on again after it, and
+// to_network_dtype hands its output on in bf16 (fp32 networks: no-ops).
+TEST(Precision, Float32ScopeRunsOneLayerInFloat32InsideABf16Forward) {
+  NetworkPrecisionReset reset;
+  const at::Tensor a = torch::randn({8, 16}), b = torch::randn({16, 4});
+  set_network_precision(Precision::bf16, c10::DeviceType::CPU);
+  at::ScalarType before = at::kFloat, inside = at::kBFloat16, after = at::kFloat,
+                 handed = at::kFloat;
+  autocast_forward(at::kFloat, [&] {
+    before = at::mm(a, b).scalar_type();
+    at::Tensor out;
+    {
+      const Float32Scope fp32;
+      out = at::mm(a, b);
+      inside = out.scalar_type();
+    }
+    after = at::mm(a, b).scalar_type();
+    handed = to_network_dtype(out).scalar_type();
+    return out;
+  });
+  EXPECT_EQ(before, at::kBFloat16);
+  EXPECT_EQ(inside, at::kFloat);
+  EXPECT_EQ(after, at::kBFloat16);
+  EXPECT_EQ(handed, at::kBFloat16);
+  set_network_precision(Precision::fp32, c10::DeviceType::CPU);
+  {
+    const Float32Scope fp32;  // a no-op under fp32
+    EXPECT_EQ(at::mm(a, b).scalar_type(), at::kFloat);
+  }
+  EXPECT_EQ(to_network_dtype(a).scalar_type(), at::kFloat);
+}
+
 // Channels-last only for bf16 networks on a CPU with AMX (the detected ISA injected).
 TEST(Precision, ChannelsLastOnlyForBf16OnAnAmxCpu) {
   NetworkPrecisionReset reset;
