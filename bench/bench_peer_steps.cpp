@@ -27,6 +27,7 @@
 #include "deepgen/core/runtime.h"
 #include "deepgen/data/loader.h"
 #include "deepgen/diffusion/model.h"
+#include "deepgen/io/files.h"
 #include "deepgen/io/safetensors.h"
 #include "deepgen/score/model.h"
 #include "deepgen/train/checkpoint.h"
@@ -259,10 +260,12 @@ int main(int argc, char** argv) try {
   Steps steps(s);
   steps.run(a.warmup, 0);
   if (!a.profile.empty()) {
+    std::ostringstream trace;  // written whole, atomically, once the profiler has finished it
     {
-      torch::autograd::profiler::RecordProfile guard(a.profile);
+      torch::autograd::profiler::RecordProfile guard(trace);
       steps.run(20, 0);
     }
+    deepgen::io::write_file_atomic(a.profile, trace.str());
     std::printf("{\"profile\": \"%s\", \"model\": \"%s\", \"steps\": 20}\n", a.profile.c_str(),
                 a.model.c_str());
     return 0;
