@@ -8,9 +8,9 @@ seed=S) must give the same array. Both sides run the same libtorch build (Debian
 which python3-torch wraps), the same operations in the same order, and one thread each, so
 the arrays are compared bit for bit (tolerance 0) for every family, sampler and precision:
 any difference is a mismatch in the maths, the weights or the order of the random draws. The
-binary runs with DEEPGEN_FUSED=0 for that: its fused GroupNorm → SiLU loops (nn/fused.h) round
-differently from the two ATen operators the mirror runs, so one more check samples with them on
-and compares within a tolerance.
+binary runs with DEEPGEN_FUSED=0 for that: its fused loops (nn/fused.h: GroupNorm → SiLU, softplus)
+round differently from the ATen operators the mirror runs, so two more checks sample with them
+on (a U-Net's GroupNorm → SiLU, a score MLP's softplus) and compare within a tolerance.
 
 The data root is $DEEPGEN_DATA when set (as the binary reads it), else --data. Without MNIST
 the image runs are skipped and the test exits 77 (CTest: skipped) after the point runs pass.
@@ -149,14 +149,14 @@ class Test:
         return cpp, model
 
     def fused_close(self, name, run, flags, kwargs, n=4, seed=7):
-        """With the fused GroupNorm → SiLU the samples move by float32 rounding only. A
+        """With the fused loops the samples move by float32 rounding only. A
         deterministic solver on continuous outputs, so nothing amplifies or quantises it: within
         1e-4 of the largest value (measured ~2e-5; a wrong formula in the fused loops is O(1))."""
         cpp = self.cpp_sample(run, flags, n, seed, fused=True)
         py = deepgen.load(run).sample(n, seed=seed, **kwargs).numpy()
         diff = np.abs(cpp - py).max()
         self.expect(bool(diff <= 1e-4 * np.abs(py).max()),
-                    "%-22s %-40s fused GroupNorm+SiLU: max |C++ - Python| = %g (max |x| %g)"
+                    "%-22s %-40s fused loops on: max |C++ - Python| = %g (max |x| %g)"
                     % (name, " ".join(flags), diff, np.abs(py).max()))
 
     def wrong_weights_differ(self, name, run, cpp, model, n=4, seed=7):
@@ -214,6 +214,9 @@ class Test:
                 self.fused_close(name, run, ["--sampler", "ode", "--sigma-steps", "2",
                                              "--ode-solver", "euler"],
                                  {"sampler": "ode", "steps": 2, "ode_solver": "euler"})
+            if name == "score_points":  # the MLP's softplus
+                self.fused_close(name, run, ["--sampler", "ode", "--sigma-steps", "3"],
+                                 {"sampler": "ode", "steps": 3})
             if name == "vae_mlp_ema":
                 self.ema_rule(run)
                 self.strict_loading(run)
