@@ -55,20 +55,19 @@ OdeLikelihood ode_likelihood(train::GenerativeModel& model, const data::Dataset&
     throw Error(
         "the ODE likelihood of a conditional model needs the test examples' classes, "
         "and this test set has none");
-  const train::ProbabilityFlow unconditional = model.probability_flow({});  // ∅ if conditional
+  const train::ProbabilityFlow unconditional =
+      model.probability_flow({}, o.t0);  // ∅ if conditional
   const int64_t n = o.examples > 0 ? std::min(o.examples, test.size()) : test.size();
   const int64_t d = test.dim();
   const bool bytes = eight_bit(test);
   OdeLikelihood r;
   r.unit = bytes ? "bpd" : "nats";
-  const bool variational = bytes && unconditional.dequantize;
-  r.dequantization = !bytes ? "none (continuous data)"
-                     : variational
-                         ? "variational, by the model's own q(z_0|x) and p(x|z_0): bpd = (-log "
-                           "p_ODE(z_0) + log q(z_0|x) - log p(x|z_0))/(D ln 2), an upper bound on "
-                           "-log2 P(x)/D in expectation over z_0"
-                         : "uniform: x = (k + u)/256, u ~ U[0, 1)^D; bpd = -(log p(x) - D log "
-                           "256)/(D ln 2), an upper bound on -log2 P(k)/D in expectation over u";
+  const bool variational = static_cast<bool>(unconditional.dequantize);
+  r.dequantization = variational ? unconditional.dequantization
+                     : !bytes    ? "none (continuous data)"
+                                 : "uniform: x = (k + u)/256, u ~ U[0, 1)^D; bpd = -(log p(x) - D "
+                                   "log 256)/(D ln 2), an upper bound on -log2 P(k)/D in "
+                                   "expectation over u";
   ode::FlowOptions fo = o.flow;
   if (fo.divergence == "auto") fo.divergence = d <= kExactDivergenceDims ? "exact" : "hutchinson";
   r.divergence = fo.divergence;
@@ -81,7 +80,7 @@ OdeLikelihood ode_likelihood(train::GenerativeModel& model, const data::Dataset&
     const at::Tensor idx = at::arange(lo, hi, at::kLong);
     const at::Tensor x = data::gather(test, idx, device);
     const train::ProbabilityFlow flow =
-        conditional ? model.probability_flow(test.labels.index_select(0, idx).to(device))
+        conditional ? model.probability_flow(test.labels.index_select(0, idx).to(device), o.t0)
                     : unconditional;
     int64_t nfe = 0;
     values.push_back(batch_values(flow, fo, x, bytes, variational, gen, nfe) /

@@ -44,10 +44,12 @@ void add_rows(json& rows, const std::string& run, const RunConfig& c, const json
   if (!evaluation.contains("ode") || !evaluation["ode"].is_object()) return;
   const json& o = evaluation["ode"];
   const bool bpd = o.contains("bpd");
+  const double t0 = o.value("t0", 0.0);
   rows.push_back({{"run", run},
                   {"family", c.model},
                   {"estimator", "probability-flow ODE (" + o.value("divergence", "") + ", " +
-                                    o.value("solver", "") + ")"},
+                                    o.value("solver", "") +
+                                    (t0 > 0 ? ", from t0 = " + c10::str(t0) + ")" : ")")},
                   {"kind", "estimate"},
                   {"value", o.value(bpd ? "bpd" : "nats", 0.0)},
                   {"unit", bpd ? "bits/dim" : "nats"},

@@ -105,6 +105,13 @@ const OptionTable<EvalRequest>& eval_option_table() {
         .min(1)
         .max(1000)
         .commands(kEval);
+    t.add("ode_t0", &R::ode_t0,
+          "vdm: start the ODE at t0 > 0 and bound the part below it by the VDM's own decoder and "
+          "diffusion loss on [0, t0] (the estimate stays an upper bound; a flow from t0 is "
+          "smoother, so the solver converges where one from 0 does not)")
+        .min(0)
+        .less(1)
+        .commands(kEval);
     t.add("save", &R::save,
           "Also add the result to the run's bounds.json (replacing an earlier one of the same "
           "kind), which its report and `deepgen "
@@ -179,6 +186,7 @@ json ode_metric(train::GenerativeModel& model, const RunConfig& c, const data::D
   o.flow.probe = r.probe;
   o.flow.probes = r.probes;
   o.examples = r.ode_examples;
+  o.t0 = r.ode_t0;
   o.batch = std::min<int64_t>(r.batch, 256);  // each example keeps its graph for the divergence
   o.seed = r.seed;
   // bf16 rounds the network's input to 8 bits of mantissa, coarser than the low-noise end of the
@@ -197,6 +205,7 @@ json ode_metric(train::GenerativeModel& model, const RunConfig& c, const data::D
           {"divergence", l.divergence},
           {"probes", l.divergence == "hutchinson" ? r.probes : 0},
           {"solver", r.ode_method},
+          {"t0", r.ode_t0},
           {"nfe", l.nfe},
           {"seconds", l.seconds},
           {"examples", l.examples}};

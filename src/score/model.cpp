@@ -189,8 +189,12 @@ std::string ScoreModel::probability_flow_blocker() const {
 // BEYOND B4: the VE SDE dx = √(dσ²/dt) dw has the ODE dx/dt = −½ (dσ²/dt) s = −σσ′ s, and on the
 // geometric σ(t) = σ_L r^t (r = σ_1/σ_L) σ′ = σ log r. The network embeds log σ, so it takes the
 // continuous σ between its ladder's levels, as the pc and ode samplers already rely on.
-train::ProbabilityFlow ScoreModel::probability_flow(const at::Tensor& labels) {
+train::ProbabilityFlow ScoreModel::probability_flow(const at::Tensor& labels, double t0) {
   if (!probability_flow_blocker().empty()) throw Error(probability_flow_blocker());
+  if (t0 != 0.0)
+    throw Error(
+        "a score model's flow starts at its smallest noise level σ_L; a later start (t0 = " +
+        c10::str(t0) + ") needs a bound on the part below it, which only a vdm has");
   const double lo = sigmas_.back(), hi = sigmas_.front(), log_r = std::log(hi / lo);
   train::ProbabilityFlow flow;
   flow.drift = [this, lo, log_r, labels](const at::Tensor& x, double t) {

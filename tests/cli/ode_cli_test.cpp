@@ -106,6 +106,23 @@ TEST(CliOde, EightBitImagesGiveBitsPerDim) {
   EXPECT_EQ(ode["probes"], 2);
   // The VDM dequantises by its own encoder and decoder (a comb-like density at t = 0).
   EXPECT_EQ(ode["dequantization"].get<std::string>().rfind("variational", 0), 0u);
+  // From t0 > 0 the bound's own terms cover [0, t0]; the solver's cost is unchanged, and the
+  // comparison table names the start.
+  const std::vector<std::string> late{"eval",         "--run", run,           "--ode",
+                                      "--ode-method", "heun",  "--ode-steps", "5",
+                                      "--ode-t0",     "0.4",   "--precision", "fp32"};
+  const json from = only_json_object(deepgen(with(late, {"--save"})))["ode"];
+  EXPECT_EQ(from["t0"], 0.4);
+  EXPECT_EQ(from["nfe"], 10.0);
+  EXPECT_GT(from["bpd"].get<double>(), 0.0);
+  EXPECT_NE(from["dequantization"].get<std::string>().find("t0 = 0.4"), std::string::npos);
+  const json table = only_json_object(deepgen({"compare", "--runs", run}));
+  bool named = false;
+  for (const auto& row : table["rows"])
+    named |= row["estimator"].get<std::string>().find("from t0 = 0.4") != std::string::npos;
+  EXPECT_TRUE(named) << table.dump();
+  EXPECT_TRUE(
+      one_line_error(deepgen({"eval", "--run", run, "--ode", "--ode-t0", "1"}), "--ode-t0"));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "deepgen/core/error.h"
 #include "deepgen/diffusion/model.h"
 #include "deepgen/ode/likelihood.h"
 #include "diffusion/vdm_fixtures.h"
@@ -65,7 +66,7 @@ TEST(VdmFlow, TwoDimensionalModelDensityIntegratesToOne) {
     opt.step();
   }
   model.module().eval();
-  const train::ProbabilityFlow flow = model.probability_flow({});
+  const train::ProbabilityFlow flow = model.probability_flow({}, 0.0);
   const at::Tensor axis = torch::linspace(-3.95, 3.95, 80);
   const auto grid = torch::meshgrid({axis, axis}, "ij");
   const at::Tensor x = torch::stack({grid[0].flatten(), grid[1].flatten()}, 1);
@@ -83,6 +84,46 @@ TEST(VdmFlow, TwoDimensionalModelDensityIntegratesToOne) {
   EXPECT_GT(lp[0].item<double>(), lp[1].item<double>() + 1.0);
 }
 
+// The flow from t0 > 0 is the VDM's bound with p_ODE(z_t0) in place of the reverse process
+// above t0 and the prior. From t0 = 0.999 the ODE has almost nothing left to carry, so its value
+// must equal the model's own −ELBO in expectation: a missing or doubled term (log q(z_t0|x) is
+// −2.8 nats here, the decoder's −log p(x|z_0) about −7) moves it by far more than the tolerance,
+// 4 standard errors of the difference (4000 points; the ELBO averaged over 8 draws each).
+TEST(VdmFlow, FlowFromNearTheEndIsTheNegativeElbo) {
+  torch::manual_seed(8);
+  dd::VdmModel model(point_options());
+  model.module().eval();
+  torch::NoGradGuard no_grad;
+  const int64_t n = 4000;
+  const at::Tensor x = torch::randn({n, 2}) * 0.5 + 0.3;
+  const train::ProbabilityFlow flow = model.probability_flow({}, 0.999);
+  ASSERT_TRUE(static_cast<bool>(flow.dequantize));
+  EXPECT_EQ(flow.t0, 0.999);
+  EXPECT_NE(flow.dequantization.find("t0 = 0.999"), std::string::npos) << flow.dequantization;
+  const auto [z, extra] = flow.dequantize(x);
+  ode::FlowOptions fo;
+  fo.divergence = "exact";
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
+  at::Tensor truncated;
+  {
+    torch::AutoGradMode grad(true);  // the exact divergence differentiates the drift
+    const ode::Flow f = ode::integrate_flow(flow.drift, z, flow.t0, flow.t1, fo, gen);
+    truncated = (extra - flow.prior_log_prob(f.z1) - f.divergence).detach().to(torch::kFloat64);
+  }
+  const at::Tensor elbo = model.vdm()
+                              ->negative_elbo(x.repeat({8, 1}), 0)
+                              .total()
+                              .view({8, n})
+                              .mean(0)
+                              .to(torch::kFloat64);
+  const double se = std::sqrt((truncated.var() / n + elbo.var() / n).item<double>());
+  EXPECT_LT(se, 0.3);  // the test can tell a missing term
+  EXPECT_NEAR(truncated.mean().item<double>(), elbo.mean().item<double>(), 4 * se);
+  // Any start in [0, 1); others are one error.
+  EXPECT_THROW(model.probability_flow({}, 1.0), Error);
+  EXPECT_THROW(model.probability_flow({}, -0.1), Error);
+}
+
 // The variational dequantisation of 8-bit images: z_0 ~ q(z_0|x) = N(α_0 f, σ_0²I) and, per
 // example, log q(z_0|x) − log p(x|z_0). At γ_0 = −13.3 the decoder is all but certain of the
 // bin (−log p(x|z_0) ≈ 0), so the second is the Gaussian's log-density, whose mean per dimension
@@ -95,7 +136,7 @@ TEST(VdmFlow, VariationalDequantisationDrawsFromTheEncoder) {
   o.net.channels = {8, 16};
   o.net.blocks = 1;
   dd::VdmModel model(o);
-  const train::ProbabilityFlow flow = model.probability_flow({});
+  const train::ProbabilityFlow flow = model.probability_flow({}, 0.0);
   ASSERT_TRUE(static_cast<bool>(flow.dequantize));
   const at::Tensor x = torch::randint(0, 256, {16, 1, 8, 8}).to(torch::kFloat) / 255.0;
   auto [z0, extra] = flow.dequantize(x);
@@ -122,7 +163,7 @@ TEST(VdmFlow, AConditionalFlowUsesEachRowsClass) {
   }
   const at::Tensor z = torch::randn({4, 2});
   const at::Tensor labels = torch::tensor({0, 1, 1, 0}, torch::kLong);
-  const at::Tensor drift = model.probability_flow(labels).drift(z, 0.5);
+  const at::Tensor drift = model.probability_flow(labels, 0.0).drift(z, 0.5);
   const double g = model.vdm()
                        ->schedule()
                        ->gamma_and_derivative(torch::full({1}, 0.5, kF64))
@@ -134,7 +175,7 @@ TEST(VdmFlow, AConditionalFlowUsesEachRowsClass) {
   const at::Tensor by_hand =
       dd::vp_flow_drift(z, model.vdm()->eps(z, torch::full({4}, g, z.options()), labels), g, dg);
   EXPECT_TRUE(torch::allclose(drift, by_hand, 1e-5, 1e-6));
-  const at::Tensor other = model.probability_flow(1 - labels).drift(z, 0.5);
+  const at::Tensor other = model.probability_flow(1 - labels, 0.0).drift(z, 0.5);
   EXPECT_GT((drift - other).abs().max().item<double>(), 1e-3);
 }
 

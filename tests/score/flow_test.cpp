@@ -44,13 +44,14 @@ TEST(ScoreFlow, GaussianDataWithTheExactScoreGiveTheAnalyticLogDensity) {
 TEST(ScoreFlow, OnlyTheNoiseConditionalModelHasOne) {
   score::ScoreModel ncsn(score::ScoreOptions({2}).sigma_begin(3).sigma_end(0.1).num_sigmas(5));
   EXPECT_EQ(ncsn.probability_flow_blocker(), "");
-  const train::ProbabilityFlow flow = ncsn.probability_flow({});
+  const train::ProbabilityFlow flow = ncsn.probability_flow({}, 0.0);
+  EXPECT_THROW(ncsn.probability_flow({}, 0.2), Error);  // no bound below a later start
   const at::Tensor z = torch::zeros({1, 2});
   EXPECT_NEAR(flow.prior_log_prob(z).item<double>(), -std::log(2 * M_PI * 9), 1e-5);
   EXPECT_TRUE(torch::equal(flow.to_state(z), z));
   score::ScoreModel dsm(score::ScoreOptions({2}).method("dsm"));
   EXPECT_NE(dsm.probability_flow_blocker().find("ncsn"), std::string::npos);
-  EXPECT_THROW(dsm.probability_flow({}), Error);
+  EXPECT_THROW(dsm.probability_flow({}, 0.0), Error);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "deepgen/diffusion/net.h"
@@ -89,8 +90,13 @@ class VdmImpl : public torch::nn::Module {
                      int64_t resample = 1, const at::Tensor& labels = {}, double guidance = 0.0);
   // The probability-flow ODE of the VP process in t (BEYOND B3): dz/dt = ½γ′(t)(σ_t ε̂ − σ_t² z),
   // from z(0) = α_0·f(x) to the prior N(0, I) at t = 1 (flow.cpp); a conditional model's ε̂ of
-  // the classes `labels` (one per row; undefined: ∅).
-  train::ProbabilityFlow probability_flow(const at::Tensor& labels = {});
+  // the classes `labels` (one per row; undefined: ∅). With t0 > 0 it starts at z(t0) ~ q(z_t0|x)
+  // and the bound's own terms cover [0, t0]: its decoder and MATH 2h there (docs/likelihood.md).
+  train::ProbabilityFlow probability_flow(const at::Tensor& labels = {}, double t0 = 0.0);
+  // MATH 2h over [0, t0] only: t0·E_{t~U[0,t0]} ½γ′(t)‖ε − ε̂(z_t)‖², per example, from
+  // `draws` stratified times each (f in the model's data space).
+  at::Tensor diffusion_loss_until(const at::Tensor& f, double t0, int64_t draws,
+                                  const at::Tensor& labels = {});
   NoiseSchedule& schedule() { return schedule_; }
   const VdmOptions& options() const { return options_; }
   int64_t dim() const;         // D: numbers per example
@@ -101,6 +107,7 @@ class VdmImpl : public torch::nn::Module {
   // The terms of the bound that do not involve the network: −log p(x|z_0) and the prior KL.
   void add_end_terms(const at::Tensor& x, const at::Tensor& f, VdmLoss& l);
   at::Tensor from_model_space(const at::Tensor& z_0);
+  std::pair<at::Tensor, at::Tensor> draw_forward(const at::Tensor& f, const at::Tensor& gamma);
   VdmOptions options_;
   NoiseSchedule schedule_{nullptr};
   std::shared_ptr<EpsNetwork> net_;
@@ -132,8 +139,8 @@ class VdmModel : public train::GenerativeModel {
                      const train::InpaintOptions& options) override;
   bool gains_from_bf16() const override;  // the image U-Net
   std::string probability_flow_blocker() const override { return {}; }
-  train::ProbabilityFlow probability_flow(const at::Tensor& labels) override {
-    return vdm_->probability_flow(labels);
+  train::ProbabilityFlow probability_flow(const at::Tensor& labels, double t0) override {
+    return vdm_->probability_flow(labels, t0);
   }
   Vdm& vdm() { return vdm_; }
 

@@ -19,6 +19,9 @@ struct OdeLikelihoodOptions {
   int64_t examples = 256;  // the first test examples (0: all)
   int64_t batch = 128;
   uint64_t seed = 0;  // dequantisation noise and probes
+  // The flow's start: 0, or later for a model whose bound covers [0, t0] (the VDM's decoder and
+  // diffusion loss there; others refuse it).
+  double t0 = 0.0;
 };
 
 // Numbers per example up to which "auto" takes the exact divergence (one backward pass each).

@@ -44,7 +44,8 @@ struct EvalRequest {
   std::string divergence = "auto";  // auto | exact | hutchinson
   std::string probe = "rademacher";
   int64_t probes = 1;
-  bool save = false;  // also write the result into the run as bounds.json (report, compare)
+  double ode_t0 = 0.0;  // vdm: the flow's start, the bound's own terms below it
+  bool save = false;    // also write the result into the run as bounds.json (report, compare)
 };
 const OptionTable<EvalRequest>& eval_option_table();
 // One JSON object: the evaluation envelope (run/outputs.h), the overrides it used, and the FID.

@@ -119,7 +119,7 @@ class ScoreModel : public train::GenerativeModel {
   // (BEYOND B4), from x at σ_L (t = 0) to the prior N(c, σ_1² I) at t = 1; a conditional
   // model's score of the classes `labels` (one per row; undefined: ∅).
   std::string probability_flow_blocker() const override;
-  train::ProbabilityFlow probability_flow(const at::Tensor& labels) override;
+  train::ProbabilityFlow probability_flow(const at::Tensor& labels, double t0) override;
   const std::vector<double>& sigmas() const { return sigmas_; }  // ncsn ladder, else {σ}
   // esm-kde: the reference set of the kernel density (the training data, in data units). Kept
   // in memory only (not a buffer: checkpoints stay small); loss/evaluate throw until it is set.

@@ -36,11 +36,13 @@ struct ProbabilityFlow {
   std::function<at::Tensor(const at::Tensor& x)> to_state;
   double log_det = 0.0;
   std::function<at::Tensor(const at::Tensor& z1)> prior_log_prob;  // per example (B)
-  // Optional, for a model with its own decoder of discrete data (the VDM's p(x|z_0)): z(t0)
-  // drawn from q(z_0|x) and log q(z_0|x) − log p(x|z_0) per example — a variational
-  // dequantisation, −log P(x) ≤ E[−log p_ODE(z_0) + log q(z_0|x) − log p(x|z_0)]. Without it,
-  // 8-bit data are dequantised uniformly through to_state.
+  // Optional, for a model with its own decoder and a bound below t0 (the VDM's p(x|z_0) and its
+  // diffusion loss): z(t0) drawn from q(z_t0|x), and per example the rest of the bound, `extra`,
+  // such that −log P(x) ≤ E[−log p_ODE(z(t0)) + extra] — a variational dequantisation
+  // (t0 = 0: extra = log q(z_0|x) − log p(x|z_0)). Without it, 8-bit data are dequantised
+  // uniformly through to_state. `dequantization` says in words what extra holds.
   std::function<std::pair<at::Tensor, at::Tensor>(const at::Tensor& x)> dequantize;
+  std::string dequantization;
 };
 
 // How inpainting conditions on known pixels (BEYOND B5).
@@ -114,8 +116,11 @@ class GenerativeModel {
     return "a " + name() + " model has no probability-flow ODE";
   }
   // The flow; a conditional model's of the classes `labels`, one per row of the states it will
-  // be given (undefined: ∅), so its density is p(x|y).
-  virtual ProbabilityFlow probability_flow(const at::Tensor& /*labels*/) { return {}; }
+  // be given (undefined: ∅), so its density is p(x|y). t0 > 0 starts it later, for a model
+  // whose dequantize bounds the part [0, t0] another way (the VDM); others throw Error.
+  virtual ProbabilityFlow probability_flow(const at::Tensor& /*labels*/, double /*t0*/) {
+    return {};
+  }
   // Model's reconstruction of x, or an undefined tensor when the model has none.
   virtual at::Tensor reconstruct(const at::Tensor& /*x*/) { return {}; }
 };
