@@ -184,7 +184,7 @@ nlohmann::json class_accuracy_metric(train::GenerativeModel& model, const RunCon
 void write_outputs(train::GenerativeModel& model, const RunConfig& c, const data::Splits& data,
                    const std::string& run_dir) {
   const RunDir dir(run_dir);
-  json ev = evaluation(model, c, data.test, 500, 0, c.train.seed);
+  json ev = evaluation(model, c, data.test, 500, c.train.final_eval_batches, c.train.seed);
   io::write_file_atomic(dir.eval(), ev.dump(2) + "\n");
   if (data.train.kind == data::Kind::points) {
     at::Tensor samples = draw_samples(model, 2000, c.train.seed);

@@ -189,7 +189,8 @@ void write_report(const std::string& run_dir) {
       "Test rows logged during training (metrics.jsonl) draw their noise from a fixed "
       "evaluation seed in training-size batches, on part of the test split with "
       "--eval-batches; eval.json draws from the run's seed in batches of 500 over the whole "
-      "split. Where a metric is a Monte Carlo estimate the two differ by its noise.");
+      "split (or --final-eval-batches of them). Where a metric is a Monte Carlo estimate the two "
+      "differ by its noise.");
   add_charts(report, rows, family);
   if (io::file_exists(dir.samples_svg())) {
     report.charts_svg.push_back(io::read_file(dir.samples_svg()));

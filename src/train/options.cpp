@@ -22,6 +22,9 @@ OptionTable<TrainOptions> make_table() {
   t.add("eval_every", &O::eval_every, "Steps between test evaluations (0: at the end only)").min(0);
   t.add("eval_batches", &O::eval_batches, "Test batches per evaluation (0: the whole test set)")
       .min(0);
+  t.add("final_eval_batches", &O::final_eval_batches,
+        "The run's eval.json after training: test batches of 500 (0: the whole test set)")
+      .min(0);
   t.add("spike_factor", &O::spike_factor,
         "Report a loss spike when a log window's mean loss exceeds the best by this × |best| "
         "(0: off)")

@@ -141,6 +141,19 @@ TEST(CliOptions, SampleAndEvalRefuseTrainingOptions) {
   EXPECT_TRUE(one_line_error(deepgen({"eval", "--run", "r", "--bogus"}), "unexpected argument"));
 }
 
+// eval.json after training covers the whole test split, or --final-eval-batches batches of 500
+// (the demo's score model skips a minute of score-matching loss that way).
+TEST(CliOptions, FinalEvalBatchesLimitsTheRunsEvaluation) {
+  TempDir dir;
+  const std::string all = dir.file("all"), part = dir.file("part");
+  ASSERT_TRUE(succeeded(deepgen(toy_train(all, {"--steps", "2", "--toy-test", "1200"}))));
+  ASSERT_TRUE(succeeded(deepgen(
+      toy_train(part, {"--steps", "2", "--toy-test", "1200", "--final-eval-batches", "1"}))));
+  EXPECT_EQ(json::parse(read_text(all + "/eval.json"))["examples"], 1200);
+  EXPECT_EQ(json::parse(read_text(part + "/eval.json"))["examples"], 500);
+  EXPECT_EQ(json::parse(read_text(part + "/config.json"))["train"]["final_eval_batches"], 1);
+}
+
 // The option added end to end by one declaration: the test share of folder: / csv: data.
 TEST(CliOptions, TestFractionSplitsCsvData) {
   TempDir dir;

@@ -29,6 +29,7 @@ struct TrainOptions {
   int64_t log_every = 50;           // one metrics.jsonl row per log_every steps
   int64_t eval_every = 0;           // 0: evaluate at the end only
   int64_t eval_batches = 0;         // test batches per evaluation; 0: the whole test set
+  int64_t final_eval_batches = 0;   // run's eval.json after training: batches of 500; 0: all
   // A log window's mean loss this far above the best window so far, relative to |best|, is a
   // loss spike (train/spike.h): said in a message, marked in metrics.jsonl, and the checkpoint
   // before it is kept as checkpoint-before-spike.pt. 0: off.
