@@ -226,12 +226,18 @@ class ResBlock(nn.Module):
 
 
 # --- unet.cpp -------------------------------------------------------------------------------------
-def fourier_features(z, exponents):
-    """VDM App. B: z with sin/cos(2^n·2π·z) for n in exponents, along channels."""
+def fourier_features(z, exponents, noise_var=None):
+    """VDM App. B: z with sin/cos(2^n·2π·z) for n in exponents, along channels; with noise_var
+    (B) each pair times exp(−½(2^n·2π)²·noise_var) (nn::UNetOptions::fourier_gate)."""
     parts = [z]
     for n in exponents:
-        angle = z * math.ldexp(2 * math.pi, n)
-        parts += [torch.sin(angle), torch.cos(angle)]
+        omega = math.ldexp(2 * math.pi, n)
+        angle = z * omega
+        if noise_var is None:
+            parts += [torch.sin(angle), torch.cos(angle)]
+            continue
+        gate = torch.exp(-0.5 * omega * omega * noise_var.to(z.dtype)).view(-1, 1, 1, 1)
+        parts += [torch.sin(angle) * gate, torch.cos(angle) * gate]
     return torch.cat(parts, 1)
 
 
@@ -282,7 +288,7 @@ class Attention(nn.Module):
 
 UNET_DEFAULTS = {  # nn::UNetOptions
     "channels": [32, 64], "blocks": 2, "attention": True, "patch": 2, "fourier": [6, 7],
-    "dropout": 0.0, "skip": True, "noise_min": -13.3, "noise_max": 5.0,
+    "fourier_gate": False, "dropout": 0.0, "skip": True, "noise_min": -13.3, "noise_max": 5.0,
 }
 
 
@@ -295,7 +301,8 @@ class UNet(nn.Module):
     """
 
     def __init__(self, data_shape, channels=(32, 64), blocks=2, attention=True, patch=2,
-                 fourier=(6, 7), dropout=0.0, skip=True, noise_min=-13.3, noise_max=5.0):
+                 fourier=(6, 7), dropout=0.0, skip=True, noise_min=-13.3, noise_max=5.0,
+                 fourier_gate=False):
         super().__init__()
         ch = list(channels)
         factor = patch * (1 << (len(ch) - 1))
@@ -303,7 +310,7 @@ class UNet(nn.Module):
             raise ValueError("a %d-level U-Net with patch %d needs images with height and width "
                              "divisible by %d, got %s" % (len(ch), patch, factor, data_shape))
         self.channels, self.blocks, self.patch = ch, blocks, patch
-        self.fourier, self.skip = list(fourier), skip
+        self.fourier, self.skip, self.fourier_gate = list(fourier), skip, fourier_gate
         levels, cond, p2 = len(ch), 4 * ch[0], patch * patch
         c_in = p2 * data_shape[0] * (1 + 2 * len(self.fourier))
 
@@ -343,7 +350,8 @@ class UNet(nn.Module):
     def forward(self, z, noise):
         c = self.embed(noise)
         levels = len(self.channels)
-        features = fourier_features(z, self.fourier)
+        features = fourier_features(z, self.fourier,
+                                    torch.sigmoid(noise) if self.fourier_gate else None)
         if self.patch > 1:
             features = F.pixel_unshuffle(features, self.patch)
         with torch.autocast(features.device.type, enabled=False):  # core::Float32Scope
@@ -379,7 +387,7 @@ class UNet(nn.Module):
 
 def unet_options(options, data_shape, **fixed):
     """The U-Net's keyword arguments from a family's flat config options (nn/unet_options.h)."""
-    keys = ("channels", "blocks", "attention", "patch", "fourier", "dropout")
+    keys = ("channels", "blocks", "attention", "patch", "fourier", "fourier_gate", "dropout")
     kwargs = {k: options.get(k, UNET_DEFAULTS[k]) for k in keys}
     kwargs.update(fixed)
     return dict(data_shape=list(data_shape), **kwargs)

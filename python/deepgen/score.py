@@ -26,7 +26,7 @@ def default_options(data_shape):
         "sigma_begin": 1.0 if image else 20.0, "sigma_end": 0.01 if image else 0.05,
         "num_sigmas": 10, "hidden": [128, 128], "activation": "softplus",
         "architecture": "unet", "channels": [32, 64], "blocks": 2, "attention": True,
-        "patch": 2, "fourier": [6, 7], "dropout": 0.0,
+        "patch": 2, "fourier": [6, 7], "fourier_gate": False, "dropout": 0.0,
         "steps_per_level": 100, "sample_eps": 2e-5 if image else 2.5e-4,
         "langevin_steps": 1000, "step_size": 1e-3, "sampler": "annealed", "sigma_steps": 100,
         "corrector_steps": 1, "predictor": "reverse-diffusion", "snr": 0.16, "ode_solver": "heun",

@@ -21,7 +21,7 @@ def default_options(data_shape):
         "schedule": "fixed", "gamma_min": -13.3, "gamma_max": 5.0, "schedule_hidden": 1024,
         "architecture": "unet" if len(data_shape) == 3 else "mlp",
         "channels": [32, 64], "blocks": 2, "attention": True, "patch": 2, "fourier": [6, 7],
-        "dropout": 0.0, "hidden": 256, "layers": 3, "prediction": "eps",
+        "fourier_gate": False, "dropout": 0.0, "hidden": 256, "layers": 3, "prediction": "eps",
         "sampler": "ancestral", "sample_steps": 1000, "sample_grid": "t",
         "data_mean": [], "data_std": [],
     }

@@ -30,12 +30,21 @@ void validate(const UNetOptions& o, const std::string& section) {
     throw Error(section + ": " + ref("dropout") + " must be in [0, 1)");
 }
 
-at::Tensor fourier_features(const at::Tensor& z, const std::vector<int64_t>& exponents) {
+at::Tensor fourier_features(const at::Tensor& z, const std::vector<int64_t>& exponents,
+                            const at::Tensor& noise_var) {
   std::vector<at::Tensor> parts{z};
   for (int64_t n : exponents) {
-    auto angle = z * (std::ldexp(2 * M_PI, static_cast<int>(n)));
-    parts.push_back(torch::sin(angle));
-    parts.push_back(torch::cos(angle));
+    const double omega = std::ldexp(2 * M_PI, static_cast<int>(n));
+    auto angle = z * omega;
+    if (!noise_var.defined()) {
+      parts.push_back(torch::sin(angle));
+      parts.push_back(torch::cos(angle));
+      continue;
+    }
+    const at::Tensor gate =
+        torch::exp(-0.5 * omega * omega * noise_var.to(z.dtype())).view({-1, 1, 1, 1});
+    parts.push_back(torch::sin(angle) * gate);
+    parts.push_back(torch::cos(angle) * gate);
   }
   return torch::cat(parts, 1);
 }
@@ -141,7 +150,8 @@ at::Tensor UNetLayers::forward(const at::Tensor& z, const at::Tensor& noise,
   auto c = embed_(noise);
   if (classes_) c = c + classes_(labels, z.size(0)).to(c.dtype());
   const int64_t levels = static_cast<int64_t>(o_.channels.size());
-  auto features = fourier_features(z, o_.fourier);
+  auto features =
+      fourier_features(z, o_.fourier, o_.fourier_gate ? torch::sigmoid(noise) : at::Tensor());
   if (o_.patch > 1) features = torch::pixel_unshuffle(features, o_.patch);
   // The first layer runs float32: z's small noise at low noise levels is below bfloat16's
   // spacing near ±1 (2^-7, the data's own 2/255), so a bf16 input would hide it. Its output

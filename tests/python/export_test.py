@@ -61,6 +61,9 @@ MNIST_RUNS = {
                  [([], {}), (["--precision", "bf16"], {"precision": "bf16"})]
                  + [(["--sampler", s, "--steps", "2"], {"sampler": s, "steps": 2})
                     for s in ("ddim", "dpm2", "dpm3", "dpmpp2m", "dpmpp2m-sde", "heun")]),
+    # The gated Fourier features (nn/unet.h): trained at every noise level, sampled through it.
+    "vdm_unet_gated": (["vdm", "--data", "mnist", "--steps", "3", "--batch", "8", *UNET,
+                        "--fourier-gate", "true", "--sample-steps", "3"], [([], {})]),
     "score_unet": (["score", "--data", "mnist", "--steps", "3", "--batch", "8", *UNET,
                     "--sigma-begin", "1", "--num-sigmas", "2", "--sample-eps", "2e-5",
                     "--steps-per-level", "2"],

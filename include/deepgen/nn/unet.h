@@ -30,6 +30,11 @@ struct UNetOptions {
   // output): lossless, and p² times fewer positions for every convolution.
   int64_t patch = 2;
   std::vector<int64_t> fourier = {6, 7};  // sin/cos(2^n·2π·z) per pixel; empty: none
+  // Each feature pair times exp(−½(2^n·2π)²σ²), the share of it that survives noise of variance
+  // σ² in z (E sin(ω(μ + σε)) = sin(ωμ)·e^{−ω²σ²/2}), so the network sees no feature where it
+  // is noise: its ε̂, and a probability-flow ODE's drift, stay smooth there. Both families'
+  // noise input is a γ with σ² = sigmoid(γ) (the VDM's own; the score U-Net's log 4σ²).
+  bool fourier_gate = false;
   double dropout = 0.0;
   // out = z + net(z): the VDM's base-measure skip, so an untrained ε-network predicts ε̂ = z.
   bool skip = true;
@@ -42,8 +47,10 @@ struct UNetOptions {
 // Throws deepgen::Error naming `section`'s options and the fix.
 void validate(const UNetOptions& options, const std::string& section);
 
-// VDM App. B: sin/cos(2^n·2π·z) for n in `exponents`, concatenated to z along channels.
-at::Tensor fourier_features(const at::Tensor& z, const std::vector<int64_t>& exponents);
+// VDM App. B: sin/cos(2^n·2π·z) for n in `exponents`, concatenated to z along channels; with
+// noise_var (B) each pair scaled by exp(−½(2^n·2π)²·noise_var) (UNetOptions::fourier_gate).
+at::Tensor fourier_features(const at::Tensor& z, const std::vector<int64_t>& exponents,
+                            const at::Tensor& noise_var = {});
 // Transformer-style sinusoidal embedding (B) -> (B, dim) of 1000·t.
 at::Tensor timestep_embedding(const at::Tensor& t, int64_t dim);
 

@@ -34,6 +34,10 @@ void add_unet_options(OptionTable<O>& table, Access unet) {
   table.template add_with<Ints>(
       "fourier", field(&UNetOptions::fourier),
       "unet: exponents n of the Fourier features sin/cos(2^n·2π·z) (none: off)");
+  table.template add_with<bool>(
+      "fourier_gate", field(&UNetOptions::fourier_gate),
+      "unet: scale each Fourier feature by exp(-(2^n·2π·σ)²/2), what survives of it under the "
+      "noise σ, so the network sees none where it is noise (a smoother ε̂ and ODE)");
   table
       .template add_with<double>("dropout", field(&UNetOptions::dropout),
                                  "Dropout in the residual blocks")
