@@ -124,8 +124,9 @@ void demo_inpaint(const std::string& run_dir, const std::string& out) {
 
 // The three families' likelihoods of the same 8-bit MNIST test images in one table (deepgen
 // compare): the VAE's bounds, the VDM's bound and the NCSN's probability-flow ODE estimate.
-// The VDM's own ODE estimate is left out: with its Fourier features it needs hundreds of
-// evaluations per image to converge (docs/likelihood.md), more than the demo has.
+// The VDM's own ODE estimate is left out: its plain Fourier features keep the flow from
+// converging (docs/likelihood.md); gated ones (--fourier-gate) fix that, but their effect on the
+// demo's samples is not measured yet.
 void demo_compare(const std::string& out_dir) {
   run::CompareRequest r;
   r.runs = out_dir + "/vae," + out_dir + "/vdm," + out_dir + "/ncsn";
