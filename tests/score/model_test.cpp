@@ -237,7 +237,7 @@ TEST(ScoreOptions, JsonRoundTripAndPerDataDefaults) {
   EXPECT_EQ(back.predictor(), "ancestral");
   // Every option is written (a key missing from to_json would silently reset on reload); the
   // four conditioning options (nn/condition.h) are among them.
-  EXPECT_EQ(nlohmann::json::parse(json).size(), 31u);
+  EXPECT_EQ(nlohmann::json::parse(json).size(), 32u);
 }
 
 void expect_error(const std::string& json, std::vector<int64_t> shape, const std::string& needle) {
